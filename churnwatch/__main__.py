@@ -1,0 +1,3 @@
+from churnwatch.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,247 @@
+"""Load a shop's raw files into the `raw` schema of a DuckDB database.
+
+Ingestion only reads and checks the *shape* of the input: which files exist, whether they can be
+read, whether the required columns are there. It copies every record it can parse into
+`raw.<entity>` (contract columns only, as text for CSV and in the file's own types for Parquet)
+and every line it cannot parse into `raw._csv_rejects`. Typing, cleaning, rejection and
+de-duplication are the dbt staging layer's job (dbt_project/models/staging), so that every rule
+is SQL that analysts can read.
+
+A problem with the shape of the input stops the run with an `IngestError` naming the file and the
+column; problems with single rows never stop the run, they are quarantined by staging.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from churnwatch.contract import ENTITIES, FILE_SUFFIXES, Entity
+
+log = logging.getLogger(__name__)
+
+RAW_SCHEMA = "raw"
+
+
+class IngestError(RuntimeError):
+    """The input cannot be ingested; the message says which file and column, and what to do."""
+
+
+@dataclass(frozen=True)
+class EntityLoad:
+    """What ingestion did with one entity."""
+
+    entity: str
+    source_file: str | None
+    file_format: str | None
+    rows_parsed: int
+    lines_malformed: int
+    note: str = ""
+
+    @property
+    def rows_read(self) -> int:
+        return self.rows_parsed + self.lines_malformed
+
+
+def find_entity_file(data_dir: Path, entity: Entity) -> Path | None:
+    """Return the one file holding `entity` in `data_dir`, or None when there is none.
+
+    Raises:
+        IngestError: when several files claim the same entity.
+    """
+    found = [data_dir / f"{entity.name}{suffix}" for suffix in FILE_SUFFIXES]
+    found = [p for p in found if p.exists()]
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise IngestError(
+            f"{data_dir}: several files for entity '{entity.name}' ({names}); keep exactly one."
+        )
+    return found[0] if found else None
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _file_format(path: Path) -> str:
+    return "parquet" if path.name.endswith(".parquet") else "csv"
+
+
+def _reader_sql(path: Path, fmt: str, *, rejects: str | None = None) -> str:
+    if fmt == "parquet":
+        return f"read_parquet({_sql_str(str(path))})"
+    options = "all_varchar = true, header = true"
+    if rejects:
+        options += f", store_rejects = true, rejects_table = '{rejects}_errors'"
+        options += f", rejects_scan = '{rejects}_scans'"
+    return f"read_csv({_sql_str(str(path))}, {options})"
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, query: str) -> int:
+    return int(con.execute(query).fetchall()[0][0])
+
+
+def _normalise_name(name: str) -> str:
+    return name.strip().lower().replace(" ", "_")
+
+
+def _file_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[str]:
+    try:
+        rows = con.sql(f"describe select * from {_reader_sql(path, fmt)}").fetchall()
+    except duckdb.Error as exc:
+        what = "a Parquet file" if fmt == "parquet" else "a CSV file"
+        raise IngestError(
+            f"{path}: cannot be read as {what} ({exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}). Check that the file is complete and that its "
+            f"extension matches its content."
+        ) from exc
+    return [r[0] for r in rows]
+
+
+def _empty_table(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
+    cols = ", ".join(f"cast(null as varchar) as {c}" for c in entity.column_names)
+    con.execute(
+        f"create or replace table {RAW_SCHEMA}.{entity.name} as "
+        f"select {cols}, cast(null as varchar) as _source_file limit 0"
+    )
+
+
+def load_entity(con: duckdb.DuckDBPyConnection, data_dir: Path, entity: Entity) -> EntityLoad:
+    """Load one entity's file into `raw.<entity>`; an absent optional entity becomes empty.
+
+    Raises:
+        IngestError: required file or column missing, unreadable file.
+    """
+    path = find_entity_file(data_dir, entity)
+    if path is None:
+        if entity.required:
+            expected = " or ".join(f"{entity.name}{s}" for s in FILE_SUFFIXES)
+            raise IngestError(
+                f"{data_dir}: required entity '{entity.name}' is missing: expected {expected}. "
+                f"See docs/data-contract.md."
+            )
+        _empty_table(con, entity)
+        return EntityLoad(entity.name, None, None, 0, 0, note="absent: empty relation")
+
+    if path.stat().st_size == 0:
+        _empty_table(con, entity)
+        return EntityLoad(entity.name, str(path), _file_format(path), 0, 0, note="empty file")
+
+    fmt = _file_format(path)
+    file_cols = _file_columns(con, path, fmt)
+    by_norm: dict[str, str] = {}
+    for col in file_cols:
+        by_norm.setdefault(_normalise_name(col), col)
+    missing = [c for c in entity.required_columns if c not in by_norm]
+    if missing:
+        raise IngestError(
+            f"{path}: required column(s) {', '.join(missing)} missing "
+            f"(found: {', '.join(file_cols) or 'none'}). See docs/data-contract.md."
+        )
+
+    select = []
+    for col in entity.columns:
+        if col.name in by_norm:
+            select.append(f'"{by_norm[col.name]}" as {col.name}')
+        else:
+            select.append(f"cast(null as varchar) as {col.name}")
+    rejects = f"_rej_{entity.name}" if fmt == "csv" else None
+    reader = _reader_sql(path, fmt, rejects=rejects)
+    try:
+        con.execute(
+            f"create or replace table {RAW_SCHEMA}.{entity.name} as "
+            f"select {', '.join(select)}, {_sql_str(str(path))} as _source_file from {reader}"
+        )
+    except duckdb.Error as exc:
+        raise IngestError(
+            f"{path}: reading failed ({exc.__class__.__name__}: {str(exc).splitlines()[0]}). "
+            f"Check the file's encoding (UTF-8) and format."
+        ) from exc
+
+    malformed = 0
+    if rejects:
+        con.execute(
+            f"""
+            insert into {RAW_SCHEMA}._csv_rejects
+            select
+                {_sql_str(entity.name)} as entity,
+                {_sql_str(str(path))} as source_file,
+                line as source_line,
+                string_agg(distinct error_type, '; ' order by error_type) as error_type,
+                trim(any_value(csv_line), chr(10) || chr(13)) as csv_line
+            from {rejects}_errors
+            group by line
+            """
+        )
+        malformed = _scalar(con, f"select count(distinct line) from {rejects}_errors")
+        con.execute(f"drop table if exists {rejects}_errors")
+        con.execute(f"drop table if exists {rejects}_scans")
+    parsed = _scalar(con, f"select count(*) from {RAW_SCHEMA}.{entity.name}")
+    return EntityLoad(entity.name, str(path), fmt, int(parsed), int(malformed))
+
+
+def ingest(
+    db_path: Path | str,
+    data_dir: Path | str,
+    *,
+    load_time: dt.datetime | None = None,
+) -> list[EntityLoad]:
+    """Load every contract entity of `data_dir` into the `raw` schema of `db_path`.
+
+    The raw schema is replaced as a whole, in one transaction: a failure leaves it as it was.
+
+    Args:
+        db_path: DuckDB database file (created when absent).
+        data_dir: Directory with one `<entity>.parquet|csv|csv.gz` file per entity.
+        load_time: The run's load time (UTC); rows stamped after it are rejected by staging.
+
+    Returns:
+        One `EntityLoad` per contract entity.
+
+    Raises:
+        IngestError: the input's shape is wrong (the message names file and column).
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise IngestError(f"{data_dir}: no such data directory. Pass DATA_DIR=<folder of files>.")
+    load_time = (load_time or dt.datetime.now(dt.UTC)).replace(tzinfo=None, microsecond=0)
+    con = duckdb.connect(str(db_path))
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute("begin transaction")
+        con.execute(f"create schema if not exists {RAW_SCHEMA}")
+        con.execute(
+            f"create or replace table {RAW_SCHEMA}._csv_rejects (entity varchar, "
+            "source_file varchar, source_line bigint, error_type varchar, csv_line varchar)"
+        )
+        loads = [load_entity(con, data_dir, e) for e in ENTITIES]
+        con.execute(
+            f"create or replace table {RAW_SCHEMA}._ingest_run as select "
+            f"cast({_sql_str(load_time.isoformat())} as timestamp) as loaded_at, "
+            f"{_sql_str(str(data_dir.resolve()))} as data_dir"
+        )
+        con.execute(
+            f"create or replace table {RAW_SCHEMA}._ingest_files (entity varchar, "
+            "source_file varchar, file_format varchar, rows_parsed bigint, "
+            "lines_malformed bigint, note varchar)"
+        )
+        con.executemany(
+            f"insert into {RAW_SCHEMA}._ingest_files values (?, ?, ?, ?, ?, ?)",
+            [
+                [x.entity, x.source_file, x.file_format, x.rows_parsed, x.lines_malformed, x.note]
+                for x in loads
+            ],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.close()
+    for x in loads:
+        log.info("%-16s %-8s %9d rows %s", x.entity, x.file_format or "-", x.rows_read, x.note)
+    return loads

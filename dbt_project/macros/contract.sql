@@ -1,0 +1,118 @@
+{#- The raw-data contract as the staging layer needs it. churnwatch/contract.py is the same
+    contract for Python; tests/unit/test_contract.py proves the two agree.
+    Per column: name, type, required (a NULL or blank value rejects the row), cat (a categorical
+    value: trimmed and lower-cased), pii (masked in rejected_rows). -#}
+{% macro cw_contract() %}
+{{ return({
+    'orders': {
+        'columns': [
+            {'name': 'order_id', 'type': 'varchar', 'required': true},
+            {'name': 'customer_id', 'type': 'varchar', 'required': true},
+            {'name': 'ordered_at', 'type': 'timestamp', 'required': true},
+            {'name': 'amount', 'type': 'decimal(18,2)', 'required': true},
+            {'name': 'status', 'type': 'varchar', 'cat': true},
+            {'name': 'discount_amount', 'type': 'decimal(18,2)'},
+            {'name': 'coupon_code', 'type': 'varchar'},
+            {'name': 'payment_method', 'type': 'varchar', 'cat': true},
+            {'name': 'promised_delivery_at', 'type': 'timestamp'},
+            {'name': 'delivered_at', 'type': 'timestamp'},
+        ],
+        'key': ['order_id'],
+        'event_time': 'ordered_at',
+        'non_negative': ['amount', 'discount_amount'],
+        'one_to_five': [],
+        'enums': {'status': ['completed', 'cancelled', 'returned']},
+    },
+    'order_items': {
+        'columns': [
+            {'name': 'order_id', 'type': 'varchar', 'required': true},
+            {'name': 'product_id', 'type': 'varchar', 'required': true},
+            {'name': 'quantity', 'type': 'integer', 'required': true},
+            {'name': 'unit_price', 'type': 'decimal(18,2)', 'required': true},
+            {'name': 'category', 'type': 'varchar', 'cat': true},
+        ],
+        'key': ['order_id', 'product_id'],
+        'event_time': none,
+        'non_negative': ['quantity', 'unit_price'],
+        'one_to_five': [],
+        'enums': {},
+    },
+    'customers': {
+        'columns': [
+            {'name': 'customer_id', 'type': 'varchar', 'required': true},
+            {'name': 'signup_at', 'type': 'timestamp'},
+            {'name': 'gender', 'type': 'varchar', 'cat': true},
+            {'name': 'birth_year', 'type': 'integer'},
+            {'name': 'country', 'type': 'varchar', 'cat': true},
+            {'name': 'city', 'type': 'varchar'},
+            {'name': 'acquisition_channel', 'type': 'varchar', 'cat': true},
+            {'name': 'email', 'type': 'varchar', 'pii': true},
+            {'name': 'phone', 'type': 'varchar', 'pii': true},
+        ],
+        'key': ['customer_id'],
+        'event_time': 'signup_at',
+        'non_negative': [],
+        'one_to_five': [],
+        'enums': {},
+    },
+    'events': {
+        'columns': [
+            {'name': 'customer_id', 'type': 'varchar', 'required': true},
+            {'name': 'occurred_at', 'type': 'timestamp', 'required': true},
+            {'name': 'event_type', 'type': 'varchar', 'required': true, 'cat': true},
+            {'name': 'session_id', 'type': 'varchar'},
+            {'name': 'product_id', 'type': 'varchar'},
+            {'name': 'duration_seconds', 'type': 'double'},
+            {'name': 'device', 'type': 'varchar', 'cat': true},
+        ],
+        'key': [],
+        'event_time': 'occurred_at',
+        'non_negative': ['duration_seconds'],
+        'one_to_five': [],
+        'enums': {'event_type': ['page_view', 'search', 'product_view', 'add_to_cart',
+                                 'remove_from_cart', 'checkout', 'wishlist']},
+    },
+    'reviews': {
+        'columns': [
+            {'name': 'customer_id', 'type': 'varchar', 'required': true},
+            {'name': 'rating', 'type': 'integer', 'required': true},
+            {'name': 'created_at', 'type': 'timestamp', 'required': true},
+            {'name': 'order_id', 'type': 'varchar'},
+            {'name': 'product_id', 'type': 'varchar'},
+            {'name': 'review_text', 'type': 'varchar'},
+        ],
+        'key': [],
+        'event_time': 'created_at',
+        'non_negative': [],
+        'one_to_five': ['rating'],
+        'enums': {},
+    },
+    'support_tickets': {
+        'columns': [
+            {'name': 'customer_id', 'type': 'varchar', 'required': true},
+            {'name': 'created_at', 'type': 'timestamp', 'required': true},
+            {'name': 'category', 'type': 'varchar', 'cat': true},
+            {'name': 'resolved_at', 'type': 'timestamp'},
+            {'name': 'satisfaction', 'type': 'integer'},
+        ],
+        'key': [],
+        'event_time': 'created_at',
+        'non_negative': [],
+        'one_to_five': ['satisfaction'],
+        'enums': {},
+    },
+    'email_events': {
+        'columns': [
+            {'name': 'customer_id', 'type': 'varchar', 'required': true},
+            {'name': 'occurred_at', 'type': 'timestamp', 'required': true},
+            {'name': 'event_type', 'type': 'varchar', 'required': true, 'cat': true},
+            {'name': 'campaign_id', 'type': 'varchar'},
+        ],
+        'key': [],
+        'event_time': 'occurred_at',
+        'non_negative': [],
+        'one_to_five': [],
+        'enums': {'event_type': ['sent', 'open', 'click', 'unsubscribe']},
+    },
+}) }}
+{% endmacro %}

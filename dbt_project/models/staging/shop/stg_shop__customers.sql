@@ -1,0 +1,1 @@
+{{ cw_loaded('customers', ref('stg_shop__customers_checked')) }}

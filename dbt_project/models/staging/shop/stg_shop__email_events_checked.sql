@@ -1,0 +1,3 @@
+{{ config(materialized='table') }}
+
+{{ cw_checked('email_events') }}

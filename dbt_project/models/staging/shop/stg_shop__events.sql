@@ -1,0 +1,1 @@
+{{ cw_loaded('events', ref('stg_shop__events_checked')) }}

@@ -1,0 +1,1 @@
+{{ cw_loaded('reviews', ref('stg_shop__reviews_checked')) }}

@@ -1,0 +1,1 @@
+{{ cw_loaded('support_tickets', ref('stg_shop__support_tickets_checked')) }}
