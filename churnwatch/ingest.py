@@ -74,10 +74,14 @@ def _file_format(path: Path) -> str:
 def _reader_sql(path: Path, fmt: str, *, rejects: str | None = None) -> str:
     if fmt == "parquet":
         return f"read_parquet({_sql_str(str(path))})"
-    options = "all_varchar = true, header = true"
+    # The contract's CSV is RFC 4180 (comma, double quotes); fixing the dialect keeps a few
+    # malformed lines from confusing DuckDB's sniffer. Unparseable lines go to a rejects table.
+    options = "all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"'"
     if rejects:
         options += f", store_rejects = true, rejects_table = '{rejects}_errors'"
         options += f", rejects_scan = '{rejects}_scans'"
+    else:
+        options += ", ignore_errors = true"
     return f"read_csv({_sql_str(str(path))}, {options})"
 
 
