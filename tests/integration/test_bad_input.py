@@ -1,0 +1,68 @@
+"""Bad input stops the run with a clear error, and the previous database stays intact."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from churnwatch.config import RunSettings
+from churnwatch.ingest import IngestError, ingest
+from churnwatch.pipeline import run_pipeline
+from tests.conftest import DATA_DIR, query
+
+
+@pytest.mark.parametrize(
+    ("case", "must_name"),
+    [
+        ("missing_column", ["missing_column/orders.csv", "amount"]),
+        ("not_parquet", ["not_parquet/orders.parquet", "Parquet"]),
+        ("two_files", ["two_files", "orders.csv", "orders.csv.gz"]),
+    ],
+)
+def test_shape_errors_name_the_file_and_column(
+    tmp_path: Path, case: str, must_name: list[str]
+) -> None:
+    with pytest.raises(IngestError) as err:
+        ingest(tmp_path / "x.duckdb", DATA_DIR / case)
+    for needle in must_name:
+        assert needle in str(err.value)
+
+
+def test_missing_required_entity(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "customers.csv").write_text("customer_id\nC1\n")
+    with pytest.raises(IngestError, match="required entity 'orders' is missing"):
+        ingest(tmp_path / "x.duckdb", tmp_path / "data")
+
+
+def test_empty_file_loads_nothing_and_keeps_the_identity(tmp_path: Path) -> None:
+    db = tmp_path / "x.duckdb"
+    loads = {x.entity: x for x in ingest(db, DATA_DIR / "empty_orders")}
+    assert loads["orders"].rows_read == 0 and loads["orders"].note == "empty file"
+    assert query(db, "select count(*) from raw.orders") == [(0,)]
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_failed_run_leaves_previous_database_intact(tmp_path: Path) -> None:
+    db = tmp_path / "shop.duckdb"
+    run_pipeline(DATA_DIR / "messy_shop", db, RunSettings())
+    before = _digest(db)
+    orders_before = query(db, "select count(*) from staging.stg_shop__orders")
+    proc = subprocess.run(
+        [sys.executable, "-m", "churnwatch", "run", "--data-dir",
+         str(DATA_DIR / "missing_column"), "--db", str(db)],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode != 0
+    assert "missing_column/orders.csv" in proc.stderr and "amount" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert _digest(db) == before
+    assert query(db, "select count(*) from staging.stg_shop__orders") == orders_before
+    assert not list(tmp_path.glob("*.building*"))
