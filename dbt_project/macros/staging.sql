@@ -34,7 +34,12 @@
     {%- elif col.type == 'varchar' -%}
         {{ cw_text(raw) }}
     {%- elif col.type == 'timestamp' and raw_type in ('varchar', '') -%}
-        timezone('UTC', try_cast({{ cw_text(raw) }} as timestamptz))
+        {#- A UTC offset needs the (slower) timestamptz parse; 'Z' and no offset do not. -#}
+        case
+            when regexp_matches(substr({{ cw_text(raw) }}, 11), '[+-][0-9]')
+                then timezone('UTC', try_cast({{ cw_text(raw) }} as timestamptz))
+            else try_cast({{ cw_text(raw) }} as timestamp)
+        end
     {%- elif col.type == 'timestamp' and 'with time zone' in raw_type -%}
         timezone('UTC', {{ raw }})
     {%- elif col.type == 'timestamp' -%}
@@ -117,41 +122,78 @@ checked as (
     {%- endif %}
 ),
 
-exact_duplicates as (
+{#- Duplicates: rows are grouped by a hash of their values first (cheap), and only rows
+    whose hash repeats are compared column by column, so a hash collision can never merge two
+    different rows. -#}
+hashed as materialized (
     select
         *,
-        case when reject_reason is null then
-            row_number() over (
-                partition by
-                    reject_reason is null,
-                    {%- for c in cols %}
-                    {{ c.name }}{{ "," if not loop.last }}
-                    {%- endfor %}
-                order by _source_row
-            )
-        end as _exact_rank
+        hash({% for c in cols %}{{ c.name }}{{ ", " if not loop.last }}{% endfor %}) as _row_hash
     from checked
 ),
 
-{% if spec['key'] %}
-repeated_keys as (
+repeated_hashes as (
+    select _row_hash
+    from hashed
+    where reject_reason is null
+    group by _row_hash
+    having count(*) > 1
+),
+
+exact_ranks as (
     select
-        *,
-        case when reject_reason is null and _exact_rank = 1 then
-            row_number() over (
-                partition by
-                    reject_reason is null and _exact_rank = 1,
-                    {{ spec['key'] | join(', ') }}
-                order by _source_row desc
-            )
-        end as _key_rank
-    from exact_duplicates
+        _source_row,
+        row_number() over (
+            partition by
+                {%- for c in cols %}
+                {{ c.name }}{{ "," if not loop.last }}
+                {%- endfor %}
+            order by _source_row
+        ) as _exact_rank
+    from hashed
+    where reject_reason is null
+        and _row_hash in (select _row_hash from repeated_hashes)
+),
+
+{% if spec['key'] %}
+{%- set key = spec['key'] | join(', ') %}
+unique_rows as (
+    select hashed.*
+    from hashed
+    left join exact_ranks using (_source_row)
+    where hashed.reject_reason is null and coalesce(exact_ranks._exact_rank, 1) = 1
+),
+
+repeated_key_values as (
+    select {{ key }}
+    from unique_rows
+    group by {{ key }}
+    having count(*) > 1
+),
+
+key_ranks as (
+    select
+        _source_row,
+        row_number() over (partition by {{ key }} order by _source_row desc) as _key_rank
+    from unique_rows
+    semi join repeated_key_values using ({{ key }})
 ),
 {% else %}
-repeated_keys as (
-    select *, 1 as _key_rank from exact_duplicates
+key_ranks as (
+    select cast(null as bigint) as _source_row, cast(null as bigint) as _key_rank
+    limit 0
 ),
 {% endif %}
+
+repeated_keys as (
+    select
+        hashed.*,
+        coalesce(exact_ranks._exact_rank, 1) as _exact_rank,
+        coalesce(key_ranks._key_rank, 1) as _key_rank
+    from hashed
+    left join exact_ranks using (_source_row)
+    left join key_ranks using (_source_row)
+),
 
 final as (
     select
