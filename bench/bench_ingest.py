@@ -47,7 +47,9 @@ def synthesize(out: Path, n_orders: int, fmt: str, seed: int = 0) -> None:
             "customer_id": [f"C{c}" for c in rng.integers(0, n_cust, n_orders)],
             "ordered_at": ordered,
             "amount": amount,
-            "status": rng.choice(["completed", "cancelled", "returned"], n_orders, p=[0.9, 0.06, 0.04]),
+            "status": rng.choice(
+                ["completed", "cancelled", "returned"], n_orders, p=[0.9, 0.06, 0.04]
+            ),
         }
     )
     n_ev = n_orders * 5
@@ -97,12 +99,22 @@ def ours(data_dir: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", type=Path, help="An existing data directory to ingest.")
-    parser.add_argument("--synthetic-orders", type=int, default=1_000_000,
-                        help="Orders to generate when no --data-dir (events = 5x).")
-    parser.add_argument("--format", choices=["parquet", "csv"], default="csv",
-                        help="File format of the generated data.")
+    parser.add_argument(
+        "--synthetic-orders",
+        type=int,
+        default=1_000_000,
+        help="Orders to generate when no --data-dir (events = 5x).",
+    )
+    parser.add_argument(
+        "--format",
+        choices=["parquet", "csv"],
+        default="csv",
+        help="File format of the generated data.",
+    )
     args = parser.parse_args()
     data_dir = args.data_dir
     if data_dir is None:
@@ -116,10 +128,18 @@ def main() -> None:
     print("| step | seconds | x bare read |")
     print("|---|---|---|")
     print(f"| bare read_csv/read_parquet into tables (floor) | {floor:.2f} | 1.00 |")
-    print(f"| churnwatch ingest (shape checks + raw load) | {res['ingest']:.2f} | {res['ingest'] / floor:.2f} |")
-    print(f"| dbt staging models, SQL time | {res['dbt_sql']:.2f} | {res['dbt_sql'] / floor:.2f} |")
-    print(f"| **ingest + staging (cleaning cost)** | **{cleaning:.2f}** | **{cleaning / floor:.2f}** |")
-    print(f"| dbt wall time incl. start-up | {res['dbt_wall']:.2f} | {res['dbt_wall'] / floor:.2f} |")
+    print(
+        f"| churnwatch ingest (shape checks + raw load) | {res['ingest']:.2f} | {res['ingest'] / floor:.2f} |"
+    )
+    print(
+        f"| dbt staging models, SQL time | {res['dbt_sql']:.2f} | {res['dbt_sql'] / floor:.2f} |"
+    )
+    print(
+        f"| **ingest + staging (cleaning cost)** | **{cleaning:.2f}** | **{cleaning / floor:.2f}** |"
+    )
+    print(
+        f"| dbt wall time incl. start-up | {res['dbt_wall']:.2f} | {res['dbt_wall'] / floor:.2f} |"
+    )
 
 
 if __name__ == "__main__":

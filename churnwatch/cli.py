@@ -59,9 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="Log debug messages.")
     sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
 
-    p = sub.add_parser(
-        "prepare", help="Convert a public data set into the raw-data contract."
-    )
+    p = sub.add_parser("prepare", help="Convert a public data set into the raw-data contract.")
     prep = p.add_subparsers(dest="dataset", metavar="<dataset>", required=True)
     c = prep.add_parser(
         "cdnow",
@@ -80,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
         "`raw` schema of the database. `churnwatch run` does this and everything after it.",
     )
     p.add_argument("data_dir", type=Path, help="Directory of <entity>.parquet|csv|csv.gz files.")
-    p.add_argument("--db", type=Path, default=DEFAULT_DB, help="DuckDB file (default: %(default)s).")
+    p.add_argument(
+        "--db", type=Path, default=DEFAULT_DB, help="DuckDB file (default: %(default)s)."
+    )
     p.set_defaults(func=_cmd_ingest)
 
     p = sub.add_parser(
@@ -90,10 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
         "happens in a copy that replaces the database only when every step passed.",
     )
     p.add_argument("--data-dir", type=Path, required=True, help="Directory of entity files.")
-    p.add_argument("--db", type=Path, default=DEFAULT_DB, help="DuckDB file (default: %(default)s).")
-    p.add_argument("--horizon-days", type=int, help="Churn horizon (default from dbt_project.yml).")
+    p.add_argument(
+        "--db", type=Path, default=DEFAULT_DB, help="DuckDB file (default: %(default)s)."
+    )
+    p.add_argument(
+        "--horizon-days", type=int, help="Churn horizon (default from dbt_project.yml)."
+    )
     p.add_argument("--active-days", type=int, help="Active window (default from dbt_project.yml).")
-    p.add_argument("--as-of-date", help="Score as of this date (YYYY-MM-DD; default: after the data).")
+    p.add_argument(
+        "--as-of-date", help="Score as of this date (YYYY-MM-DD; default: after the data)."
+    )
     p.set_defaults(func=_cmd_run)
 
     for module in _plugin_cli_modules():

@@ -1,4 +1,4 @@
-"""Paths and settings in one place. Secrets and machine-specific values come from the environment."""
+"""Paths and settings in one place; machine-specific values come from the environment."""
 
 from __future__ import annotations
 

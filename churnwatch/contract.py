@@ -55,7 +55,9 @@ class Entity:
         raise KeyError(f"entity {self.name!r} has no column {name!r}")
 
 
-def _c(name: str, sql_type: str, *, req: bool = False, key: bool = False, pii: bool = False) -> Column:
+def _c(
+    name: str, sql_type: str, *, req: bool = False, key: bool = False, pii: bool = False
+) -> Column:
     return Column(name, sql_type, required=req or key, not_null=key, pii=pii)
 
 

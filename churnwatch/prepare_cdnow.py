@@ -31,13 +31,12 @@ def prepare_cdnow(master_file: Path | str, out_dir: Path | str) -> Path:
     out = out_dir / "orders.csv"
     con = duckdb.connect()
     try:
-        lines = con.sql(
-            "select row_number() over () + 1 as line_no, string_split(trim(column0), ' ') "
-            "as parts from read_csv(?, header = true, delim = '\\0', columns = "
-            "{'column0': 'varchar'}, quote = '', escape = '')",
-            params=[str(master_file)],
+        con.execute(
+            "create temp table lines as select row_number() over () + 1 as line_no, "
+            "string_split(trim(column0), ' ') as parts from read_csv(?, header = true, "
+            "delim = '\\0', columns = {'column0': 'varchar'}, quote = '', escape = '')",
+            [str(master_file)],
         )
-        con.execute("create temp table lines as select * from lines")
         con.execute(
             "create temp table fields as select line_no, "
             "list_filter(parts, lambda p: p <> '') as f from lines"

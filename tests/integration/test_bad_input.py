@@ -56,9 +56,19 @@ def test_failed_run_leaves_previous_database_intact(tmp_path: Path) -> None:
     before = _digest(db)
     orders_before = query(db, "select count(*) from staging.stg_shop__orders")
     proc = subprocess.run(
-        [sys.executable, "-m", "churnwatch", "run", "--data-dir",
-         str(DATA_DIR / "missing_column"), "--db", str(db)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "churnwatch",
+            "run",
+            "--data-dir",
+            str(DATA_DIR / "missing_column"),
+            "--db",
+            str(db),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode != 0
     assert "missing_column/orders.csv" in proc.stderr and "amount" in proc.stderr

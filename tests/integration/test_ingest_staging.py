@@ -63,7 +63,9 @@ def test_audit_counts_and_row_conservation(messy_db: Path) -> None:
 
 
 def test_every_rejected_row_has_its_reason(messy_db: Path) -> None:
-    rows = query(messy_db, "select entity, reason, count(*) from staging.rejected_rows group by all")
+    rows = query(
+        messy_db, "select entity, reason, count(*) from staging.rejected_rows group by all"
+    )
     assert {(e, r): n for e, r, n in rows} == EXPECTED_REASONS
 
 
@@ -79,14 +81,17 @@ def test_rejected_rows_name_file_and_row(messy_db: Path) -> None:
     assert source_row == 5  # O5 is the fifth record of the file
     assert json.loads(raw)["amount"] == "-4.00"
     malformed = query(
-        messy_db, "select source_line, raw_record from staging.rejected_rows where reason = 'malformed_csv_line'"
+        messy_db,
+        "select source_line, raw_record from staging.rejected_rows where reason = 'malformed_csv_line'",
     )
     assert malformed[0][0] == 14  # header is line 1; the ragged O10 line is line 14
     assert "O10" in json.loads(malformed[0][1])["csv_line"]
 
 
 def test_duplicates_are_kept_with_reason(messy_db: Path) -> None:
-    rows = query(messy_db, "select entity, reason, count(*) from staging.duplicate_rows group by all")
+    rows = query(
+        messy_db, "select entity, reason, count(*) from staging.duplicate_rows group by all"
+    )
     assert {(e, r): n for e, r, n in rows} == {
         ("orders", "duplicate"): 1,
         ("orders", "superseded"): 1,
@@ -155,7 +160,8 @@ def test_personal_data_never_leaves_staging(messy_db: Path) -> None:
     # Rejected and duplicate rows mask personal data in their raw record.
     records = query(
         messy_db,
-        "select raw_record from staging.rejected_rows union all select raw_record from staging.duplicate_rows",
+        "select raw_record from staging.rejected_rows "
+        "union all select raw_record from staging.duplicate_rows",
     )
     assert records and all("@" not in r[0] for r in records)
     # The extra first_name column of customers.csv is not ingested at all.
