@@ -347,13 +347,16 @@ def register_unavailable(con: duckdb.DuckDBPyConnection, reason: str) -> None:
     if _existing_functions(con):
         return
 
-    def unavailable(*_: Any) -> Any:
+    def unavailable_1(_: Any) -> Any:
         raise RuntimeError(reason)
 
-    fn = _keep(unavailable)
-    con.create_function("churn_score", fn, ["FLOAT[]"], "FLOAT", type="arrow")
-    con.create_function("churn_reasons", fn, ["FLOAT[]"], REASON_SQL_TYPE, type="arrow")
-    con.create_function("churn_model_version", fn, [], "VARCHAR", side_effects=True)
+    def unavailable_0() -> Any:
+        raise RuntimeError(reason)
+
+    f1, f0 = _keep(unavailable_1), _keep(unavailable_0)
+    con.create_function("churn_score", f1, ["FLOAT[]"], "FLOAT", type="arrow")
+    con.create_function("churn_reasons", f1, ["FLOAT[]"], REASON_SQL_TYPE, type="arrow")
+    con.create_function("churn_model_version", f0, [], "VARCHAR", side_effects=True)
     con.create_function(
-        "churn_model_thresholds", fn, [], THRESHOLDS_SQL_TYPE, side_effects=True
+        "churn_model_thresholds", f0, [], THRESHOLDS_SQL_TYPE, side_effects=True
     )
