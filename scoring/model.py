@@ -29,6 +29,8 @@ import onnxruntime as ort
 INPUT_NAME = "features"
 OUTPUT_NAME = "churn_probability"
 ATTRIBUTION_NAME = "churn_attribution"
+EXPLAINER_FILE_KEY = "explainer_file"
+EXPLAINER_SHA_KEY = "explainer_sha256"
 NO_MODEL_MESSAGE = "no active model in main.model_registry: run `churnwatch train` first"
 
 _SESSIONS: dict[tuple[str, str], ort.InferenceSession] = {}
@@ -55,7 +57,9 @@ class ScoringModel:
         medians: Training medians, one per feature (float32), for reason codes.
         thresholds: Risk thresholds {"high": p, "medium": p}.
         session: The shared ONNX Runtime session.
-        has_attribution: Whether the model also outputs `churn_attribution` [batch, N].
+        has_attribution: Whether reasons can come from a `churn_attribution` output.
+        explainer: The session that computes `churn_attribution` (the model's own session, or
+            the explainer file named in its metadata), None without one.
     """
 
     version: str
@@ -66,6 +70,7 @@ class ScoringModel:
     thresholds: dict[str, float]
     session: ort.InferenceSession = field(repr=False, compare=False)
     has_attribution: bool = False
+    explainer: ort.InferenceSession | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_features(self) -> int:
@@ -237,6 +242,43 @@ def _resolve(con: duckdb.DuckDBPyConnection, model: str | os.PathLike[str] | Non
     return Path(row["onnx_path"]), row
 
 
+def _load_explainer(
+    path: Path, meta: dict[str, str], n: int
+) -> ort.InferenceSession | None:
+    """Load the explainer file named in the model's metadata, None when there is none.
+
+    The explainer is the same network with the extra output `churn_attribution`; it lives in
+    a separate file so that `churn_score` does not pay for the attribution (ONNX Runtime runs
+    the whole graph whatever outputs are requested). Its sha256 is stamped in the model's
+    metadata, so the registry's sha256 of the model covers it too.
+    """
+    name = meta.get(EXPLAINER_FILE_KEY)
+    if not name:
+        return None
+    expected = meta.get(EXPLAINER_SHA_KEY, "")
+    epath = (path.parent / name).resolve()
+    if epath.parent != path.parent:
+        raise ModelError(f"{path}: explainer_file must be a file next to the model: {name}")
+    try:
+        data = epath.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read its explainer {epath}: {exc}") from exc
+    sha = hashlib.sha256(data).hexdigest()
+    if sha != expected.lower():
+        raise ModelError(
+            f"{path}: sha256 of explainer {epath} is {sha}, the model's metadata expects "
+            f"{expected}: the file changed after export; refusing it"
+        )
+    try:
+        sess = get_session(str(epath), data, sha)
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ModelError(f"ONNX Runtime cannot load explainer {epath}: {exc}") from exc
+    shape = sess.get_inputs()[0].shape
+    if sess.get_inputs()[0].name != INPUT_NAME or len(shape) != 2 or shape[1] != n:
+        raise ModelError(f"{epath}: explainer input must be '{INPUT_NAME}' [batch, {n}]")
+    return sess
+
+
 def _check_sha(row: dict[str, Any], path: Path, sha: str) -> None:
     if (row["onnx_sha256"] or "").lower() != sha:
         raise ModelError(
@@ -319,9 +361,11 @@ def load_model(
     outputs = {o.name: o for o in session.get_outputs()}
     if OUTPUT_NAME not in outputs:
         raise ModelError(f"{path}: no output '{OUTPUT_NAME}' (has {sorted(outputs)})")
-    has_attr = ATTRIBUTION_NAME in outputs
-    if has_attr and list(outputs[ATTRIBUTION_NAME].shape)[1:] != [n]:
-        raise ModelError(f"{path}: output '{ATTRIBUTION_NAME}' must be [batch, {n}]")
+    explainer = session if ATTRIBUTION_NAME in outputs else _load_explainer(path, meta, n)
+    if explainer is not None:
+        attr_out = {o.name: o for o in explainer.get_outputs()}.get(ATTRIBUTION_NAME)
+        if attr_out is None or list(attr_out.shape)[1:] != [n]:
+            raise ModelError(f"{path}: explainer output '{ATTRIBUTION_NAME}' must be [batch, {n}]")
 
     medians = _metadata_json(meta, "feature_medians", str(path))
     if not isinstance(medians, list) or len(medians) != n:
@@ -348,5 +392,6 @@ def load_model(
         medians=med,
         thresholds=thresholds,
         session=session,
-        has_attribution=has_attr,
+        has_attribution=explainer is not None,
+        explainer=explainer,
     )

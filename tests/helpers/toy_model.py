@@ -74,6 +74,7 @@ def build_mlp(
     attribution: bool = False,
     metadata_feature_names: Sequence[str] | None = None,
     input_width: int | None = None,
+    extra_metadata: dict[str, str] | None = None,
 ) -> tuple[onnx.ModelProto, list[tuple[np.ndarray, np.ndarray]], list[float]]:
     """Build an MLP `features -> (MatMul, Add, Relu)* -> MatMul, Add -> Sigmoid`.
 
@@ -87,6 +88,7 @@ def build_mlp(
         attribution: Also output `churn_attribution` [batch, N].
         metadata_feature_names: Override the stamped feature names (to build bad models).
         input_width: Override the graph's input width (to build bad models).
+        extra_metadata: More metadata_props.
 
     Returns:
         The model, its weights as (W, b) pairs and the medians.
@@ -132,8 +134,10 @@ def build_mlp(
         ]
         for i in range(last, 0, -1):
             inits.append(numpy_helper.from_array(np.ascontiguousarray(weights[i][0].T), f"W{i}T"))
+            # the output layer has width 1: [B, 1] x [1, h] is a broadcast Mul, not a MatMul
+            op = "Mul" if i == last else "MatMul"
             nodes += [
-                helper.make_node("MatMul", [f"g_z{i}", f"W{i}T"], [f"g_h{i - 1}"]),
+                helper.make_node(op, [f"g_z{i}", f"W{i}T"], [f"g_h{i - 1}"]),
                 helper.make_node("Sign", [f"h{i - 1}"], [f"mask{i - 1}"]),
                 helper.make_node("Mul", [f"g_h{i - 1}", f"mask{i - 1}"], [f"g_z{i - 1}"]),
             ]
@@ -168,6 +172,7 @@ def build_mlp(
         "train_end_date": "2024-06-30",
         "thresholds": json.dumps(thresholds or DEFAULT_THRESHOLDS),
         "feature_medians": json.dumps(med),
+        **(extra_metadata or {}),
     }
     helper.set_model_props(model, meta)
     onnx.checker.check_model(model)
@@ -186,21 +191,36 @@ def write_model(
     attribution: bool = False,
     metadata_feature_names: Sequence[str] | None = None,
     input_width: int | None = None,
+    explainer: bool = False,
 ) -> ToyModel:
-    """Build a model and write it to `directory/<version>/model.onnx`."""
-    model, weights, med = build_mlp(
-        feature_names,
-        hidden,
+    """Build a model and write it to `directory/<version>/model.onnx`.
+
+    With `explainer=True` the model has no attribution output; the same network with the
+    `churn_attribution` output is written next to it as `explain.onnx`, and the model's
+    metadata names it (`explainer_file`) with its sha256 (`explainer_sha256`).
+    """
+    kwargs = dict(
         seed=seed,
         version=version,
         medians=medians,
         thresholds=thresholds,
-        attribution=attribution,
         metadata_feature_names=metadata_feature_names,
         input_width=input_width,
     )
     path = Path(directory) / version / "model.onnx"
     path.parent.mkdir(parents=True, exist_ok=True)
+    extra: dict[str, str] = {}
+    if explainer:
+        expl, _, _ = build_mlp(feature_names, hidden, attribution=True, **kwargs)  # type: ignore[arg-type]
+        expl_bytes = expl.SerializeToString()
+        (path.parent / "explain.onnx").write_bytes(expl_bytes)
+        extra = {
+            "explainer_file": "explain.onnx",
+            "explainer_sha256": hashlib.sha256(expl_bytes).hexdigest(),
+        }
+    model, weights, med = build_mlp(
+        feature_names, hidden, attribution=attribution, extra_metadata=extra, **kwargs  # type: ignore[arg-type]
+    )
     data = model.SerializeToString()
     path.write_bytes(data)
     return ToyModel(
