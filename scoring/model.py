@@ -171,9 +171,7 @@ def registry_row(
         return None
     cols = "model_version, feature_names, thresholds, onnx_path, onnx_sha256, status"
     if version is None:
-        rows = _fetch_rows(
-            con, f"select {cols} from main.model_registry where status = 'active'"
-        )
+        rows = _fetch_rows(con, f"select {cols} from main.model_registry where status = 'active'")
         if len(rows) > 1:
             raise ModelError(
                 "main.model_registry has more than one active model: "
@@ -222,9 +220,9 @@ def _check_thresholds(thresholds: Any, where: str) -> dict[str, float]:
     return {"high": high, "medium": medium}
 
 
-def _resolve(con: duckdb.DuckDBPyConnection, model: str | os.PathLike[str] | None) -> tuple[
-    Path, dict[str, Any] | None
-]:
+def _resolve(
+    con: duckdb.DuckDBPyConnection, model: str | os.PathLike[str] | None
+) -> tuple[Path, dict[str, Any] | None]:
     """Find the ONNX file and its registry row for the `model` argument of `load_model`."""
     if model is None:
         row = registry_row(con)
@@ -242,9 +240,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, model: str | os.PathLike[str] | Non
     return Path(row["onnx_path"]), row
 
 
-def _load_explainer(
-    path: Path, meta: dict[str, str], n: int
-) -> ort.InferenceSession | None:
+def _load_explainer(path: Path, meta: dict[str, str], n: int) -> ort.InferenceSession | None:
     """Load the explainer file named in the model's metadata, None when there is none.
 
     The explainer is the same network with the extra output `churn_attribution`; it lives in
@@ -339,19 +335,25 @@ def load_model(
     if not isinstance(meta_names, list) or not all(isinstance(n, str) for n in meta_names):
         raise ModelError(f"{path}: metadata feature_names must be a JSON list of strings")
     catalog = catalog_feature_names(con)
-    problem = first_mismatch(catalog, meta_names, f"model {version} (ONNX metadata)",
-                             "main.feature_catalog")
+    problem = first_mismatch(
+        catalog, meta_names, f"model {version} (ONNX metadata)", "main.feature_catalog"
+    )
     if problem is None and row is not None:
-        problem = first_mismatch(catalog, list(row["feature_names"] or []),
-                                 f"model {version} (main.model_registry)", "main.feature_catalog")
+        problem = first_mismatch(
+            catalog,
+            list(row["feature_names"] or []),
+            f"model {version} (main.model_registry)",
+            "main.feature_catalog",
+        )
     if problem is not None:
         raise ModelError(f"model {version} does not match the current features: {problem}")
 
     n = len(catalog)
     inputs = session.get_inputs()
     if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
-        raise ModelError(f"{path}: expected one input '{INPUT_NAME}', got "
-                         f"{[i.name for i in inputs]}")
+        raise ModelError(
+            f"{path}: expected one input '{INPUT_NAME}', got {[i.name for i in inputs]}"
+        )
     shape = inputs[0].shape
     if inputs[0].type != "tensor(float)" or len(shape) != 2 or shape[1] != n:
         raise ModelError(

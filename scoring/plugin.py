@@ -40,8 +40,9 @@ class Plugin(BasePlugin):
         self.model: str | None = plugin_config.get("model") or None
         self.reasons: str = plugin_config.get("reasons") or "auto"
         if self.reasons not in ("auto", "attribution", "occlusion"):
-            raise ValueError(f"scoring.plugin: reasons must be auto|attribution|occlusion, "
-                             f"got {self.reasons!r}")
+            raise ValueError(
+                f"scoring.plugin: reasons must be auto|attribution|occlusion, got {self.reasons!r}"
+            )
         self.model_version: str | None = None
         self.unavailable_reason: str | None = None
 

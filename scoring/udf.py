@@ -333,12 +333,20 @@ def register(
         return thresholds
 
     con.create_function(
-        "churn_score", _keep(make_score_function(m)), arg, "FLOAT",
-        type="arrow", null_handling="special",
+        "churn_score",
+        _keep(make_score_function(m)),
+        arg,
+        "FLOAT",
+        type="arrow",
+        null_handling="special",
     )
     con.create_function(
-        "churn_reasons", _keep(make_reasons_function(m, reasons)), arg, REASON_SQL_TYPE,
-        type="arrow", null_handling="special",
+        "churn_reasons",
+        _keep(make_reasons_function(m, reasons)),
+        arg,
+        REASON_SQL_TYPE,
+        type="arrow",
+        null_handling="special",
     )
     con.create_function("churn_model_version", _keep(churn_model_version), [], "VARCHAR")
     con.create_function(
@@ -367,6 +375,4 @@ def register_unavailable(con: duckdb.DuckDBPyConnection, reason: str) -> None:
     con.create_function("churn_score", f1, ["FLOAT[]"], "FLOAT", type="arrow")
     con.create_function("churn_reasons", f1, ["FLOAT[]"], REASON_SQL_TYPE, type="arrow")
     con.create_function("churn_model_version", f0, [], "VARCHAR", side_effects=True)
-    con.create_function(
-        "churn_model_thresholds", f0, [], THRESHOLDS_SQL_TYPE, side_effects=True
-    )
+    con.create_function("churn_model_thresholds", f0, [], THRESHOLDS_SQL_TYPE, side_effects=True)

@@ -11,6 +11,7 @@ backward pass (dp/dx times (x - median)).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -99,7 +100,7 @@ def build_mlp(
     med = [0.0] * n if medians is None else [float(m) for m in medians]
     sizes = [width, *hidden, 1]
     weights: list[tuple[np.ndarray, np.ndarray]] = []
-    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+    for a, b in itertools.pairwise(sizes):
         w = (rng.standard_normal((a, b)) * np.sqrt(2.0 / a)).astype(np.float32)
         bias = (rng.standard_normal(b) * 0.1).astype(np.float32)
         weights.append((w, bias))
@@ -199,14 +200,14 @@ def write_model(
     `churn_attribution` output is written next to it as `explain.onnx`, and the model's
     metadata names it (`explainer_file`) with its sha256 (`explainer_sha256`).
     """
-    kwargs = dict(
-        seed=seed,
-        version=version,
-        medians=medians,
-        thresholds=thresholds,
-        metadata_feature_names=metadata_feature_names,
-        input_width=input_width,
-    )
+    kwargs: dict[str, object] = {
+        "seed": seed,
+        "version": version,
+        "medians": medians,
+        "thresholds": thresholds,
+        "metadata_feature_names": metadata_feature_names,
+        "input_width": input_width,
+    }
     path = Path(directory) / version / "model.onnx"
     path.parent.mkdir(parents=True, exist_ok=True)
     extra: dict[str, str] = {}
@@ -219,7 +220,11 @@ def write_model(
             "explainer_sha256": hashlib.sha256(expl_bytes).hexdigest(),
         }
     model, weights, med = build_mlp(
-        feature_names, hidden, attribution=attribution, extra_metadata=extra, **kwargs  # type: ignore[arg-type]
+        feature_names,
+        hidden,
+        attribution=attribution,
+        extra_metadata=extra,
+        **kwargs,  # type: ignore[arg-type]
     )
     data = model.SerializeToString()
     path.write_bytes(data)
@@ -287,7 +292,9 @@ def register_in_registry(
 
 def create_feature_catalog(con: duckdb.DuckDBPyConnection, feature_names: Sequence[str]) -> None:
     """(Re)create `main.feature_catalog(position, feature_name)`."""
-    con.execute("create or replace table main.feature_catalog (position integer, feature_name varchar)")
+    con.execute(
+        "create or replace table main.feature_catalog (position integer, feature_name varchar)"
+    )
     con.executemany(
         "insert into main.feature_catalog values (?, ?)",
         [[i + 1, name] for i, name in enumerate(feature_names)],

@@ -49,10 +49,22 @@ def dbt(project: Path, db: Path, *args: str) -> subprocess.CompletedProcess[str]
         "PYTHONPATH": str(REPO),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    return subprocess.run(
-        [str(DBT), *args, "--project-dir", str(project), "--profiles-dir", str(project),
-         "--log-path", str(project / "logs")],
-        cwd=project, env=env, capture_output=True, text=True, timeout=300,
+    return subprocess.run(  # noqa: PLW1510 - the caller checks returncode
+        [
+            str(DBT),
+            *args,
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--log-path",
+            str(project / "logs"),
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

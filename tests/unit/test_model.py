@@ -67,7 +67,9 @@ def test_features_reordered_is_refused(scoring_db: ScoringDb) -> None:
 
 def test_feature_added_to_catalog_is_refused(scoring_db: ScoringDb) -> None:
     create_feature_catalog(scoring_db.con, [*scoring_db.names, "new_feature"])
-    with pytest.raises(ModelError, match="has 9 features, .* has 8; first unmatched: 'new_feature'"):
+    with pytest.raises(
+        ModelError, match="has 9 features, .* has 8; first unmatched: 'new_feature'"
+    ):
         load_model(scoring_db.con)
 
 
@@ -84,8 +86,9 @@ def test_registry_feature_names_must_match(tmp_path, scoring_db: ScoringDb) -> N
 def test_metadata_feature_names_must_match(tmp_path, scoring_db: ScoringDb) -> None:
     names = list(scoring_db.names)
     meta = [*names[:5], "x", *names[6:]]
-    other = write_model(tmp_path / "m3", names, hidden=(4,), version="v3",
-                        metadata_feature_names=meta)
+    other = write_model(
+        tmp_path / "m3", names, hidden=(4,), version="v3", metadata_feature_names=meta
+    )
     register_in_registry(scoring_db.con, other)
     with pytest.raises(ModelError, match=r"feature 6: .* \(ONNX metadata\) has 'x'"):
         load_model(scoring_db.con)
@@ -109,4 +112,16 @@ def test_two_active_rows_are_refused(tmp_path, scoring_db: ScoringDb) -> None:
     register_in_registry(scoring_db.con, other)
     scoring_db.con.execute("update main.model_registry set status = 'active'")
     with pytest.raises(ModelError, match="more than one active model"):
+        load_model(scoring_db.con)
+
+
+def test_explainer_file_is_verified(tmp_path, scoring_db: ScoringDb) -> None:
+    m = write_model(tmp_path / "e", scoring_db.names, hidden=(4,), version="e1", explainer=True)
+    register_in_registry(scoring_db.con, m)
+    clear_session_cache()
+    loaded = load_model(scoring_db.con)
+    assert loaded.has_attribution and loaded.explainer is not loaded.session
+    explain = m.path.parent / "explain.onnx"
+    explain.write_bytes(explain.read_bytes() + b"\x00")
+    with pytest.raises(ModelError, match="sha256 of explainer .* changed after export"):
         load_model(scoring_db.con)

@@ -83,9 +83,20 @@ def test_churn_reasons_are_the_top_three_occlusion_impacts(scoring_db: ScoringDb
     assert n_empty < len(rows)  # something was explained
 
 
-def test_reasons_from_attribution_output(tmp_path: Path, scoring_db: ScoringDb) -> None:
-    m = write_model(tmp_path / "attr", scoring_db.names, hidden=(16, 8), version="attr-v1",
-                    medians=[0.1] * 8, seed=3, attribution=True)
+@pytest.mark.parametrize("explainer", [False, True])
+def test_reasons_from_attribution_output(
+    tmp_path: Path, scoring_db: ScoringDb, explainer: bool
+) -> None:
+    m = write_model(
+        tmp_path / "attr",
+        scoring_db.names,
+        hidden=(16, 8),
+        version="attr-v1",
+        medians=[0.1] * 8,
+        seed=3,
+        attribution=not explainer,
+        explainer=explainer,
+    )
     from tests.helpers.toy_model import register_in_registry
 
     register_in_registry(scoring_db.con, m)
@@ -94,8 +105,13 @@ def test_reasons_from_attribution_output(tmp_path: Path, scoring_db: ScoringDb) 
     rows = scoring_db.con.sql(
         "select churn_reasons(features) from main.scoring_examples order by customer_id limit 50"
     ).fetchall()
-    sess = ort.InferenceSession(str(m.path), providers=["CPUExecutionProvider"])
+    source = m.path.parent / "explain.onnx" if explainer else m.path
+    sess = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
     attr = sess.run(["churn_attribution"], {"features": scoring_db.x[:50]})[0]
+    # churn_score still comes from model.onnx itself
+    np.testing.assert_allclose(
+        _scores(scoring_db.con)[:50], _ort_probabilities(m.path, scoring_db.x[:50]), atol=1e-6
+    )
     for i, (reasons,) in enumerate(rows):
         order = [j for j in np.argsort(-attr[i], kind="stable")[:3] if attr[i, j] > 0]
         assert [r["feature"] for r in reasons] == [scoring_db.names[j] for j in order]
@@ -104,14 +120,22 @@ def test_reasons_from_attribution_output(tmp_path: Path, scoring_db: ScoringDb) 
 @pytest.mark.parametrize(
     ("expr", "message"),
     [
-        ("list_transform(features, lambda v, i: case when i = 3 then 'nan'::float else v end)",
-         r"feature 'revenue_90d' \(position 3\) is nan"),
-        ("list_transform(features, lambda v, i: case when i = 8 then null else v end)",
-         r"feature 'feature_007' \(position 8\) is NULL"),
-        ("list_transform(features, lambda v, i: case when i = 2 then 'inf'::float else v end)",
-         r"feature 'orders_90d' \(position 2\) is inf"),
-        ("case when customer_id = 'c000007' then null else features end",
-         r"features is NULL in 1 row"),
+        (
+            "list_transform(features, lambda v, i: case when i = 3 then 'nan'::float else v end)",
+            r"feature 'revenue_90d' \(position 3\) is nan",
+        ),
+        (
+            "list_transform(features, lambda v, i: case when i = 8 then null else v end)",
+            r"feature 'feature_007' \(position 8\) is NULL",
+        ),
+        (
+            "list_transform(features, lambda v, i: case when i = 2 then 'inf'::float else v end)",
+            r"feature 'orders_90d' \(position 2\) is inf",
+        ),
+        (
+            "case when customer_id = 'c000007' then null else features end",
+            r"features is NULL in 1 row",
+        ),
     ],
 )
 @pytest.mark.parametrize("fn", ["churn_score", "churn_reasons"])
@@ -130,11 +154,13 @@ def test_null_and_nan_never_reach_the_model(
 def test_wrong_width_is_refused_in_sql(scoring_db: ScoringDb) -> None:
     scoring.register(scoring_db.con)
     with pytest.raises(duckdb.Error, match=r"churn_score\(FLOAT\[7\]\)[\s\S]*FLOAT\[8\]"):
-        scoring_db.con.sql("select churn_score(features[1:7]::float[7]) "
-                           "from main.scoring_examples").fetchall()
+        scoring_db.con.sql(
+            "select churn_score(features[1:7]::float[7]) from main.scoring_examples"
+        ).fetchall()
     with pytest.raises(duckdb.Error, match="length 9 to array with length 8"):
-        scoring_db.con.sql("select churn_score(list_append(features, 1)::float[]) "
-                           "from main.scoring_examples").fetchall()
+        scoring_db.con.sql(
+            "select churn_score(list_append(features, 1)::float[]) from main.scoring_examples"
+        ).fetchall()
 
 
 def test_wrong_width_or_type_is_refused_by_the_function(scoring_db: ScoringDb) -> None:
@@ -203,7 +229,7 @@ def test_register_twice_on_the_same_connection(scoring_db: ScoringDb) -> None:
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return subprocess.run(  # noqa: PLW1510 - the caller checks returncode
         [sys.executable, "-c", textwrap.dedent(code)],
         cwd=REPO,
         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
