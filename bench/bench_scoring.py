@@ -1,0 +1,318 @@
+"""Benchmark in-database scoring against ONNX Runtime alone, side by side in one run.
+
+Builds a random feature table (`features FLOAT[N]`, stored column) in DuckDB and a small MLP
+(N -> 64 -> 32 -> 1, onnx.helper, no TensorFlow), then times:
+
+- yardstick: ONNX Runtime on numpy batches (1 and 2 threads), no DuckDB;
+- `churn_score` inside `create table ... as select` (threads = --threads), plus variants
+  (a naive per-row to_numpy UDF; ORT intra-op threads; graph optimisation level; DuckDB threads);
+- `churn_reasons` (attribution output, and exact occlusion on a subset) vs `churn_score`;
+- the whole scoring step as the dbt model runs it (score + reasons in one statement).
+
+Run: PYTHONPATH=. python bench/bench_scoring.py --rows 1000000 --features 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import onnxruntime as ort
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import scoring
+from tests.helpers.toy_model import (
+    create_feature_catalog,
+    feature_list,
+    write_model,
+)
+
+
+def timed(fn: Callable[[], object], repeat: int) -> float:
+    """Best-of-`repeat` wall time of fn() in seconds (the machine is shared: best is fairest)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def ort_session(path: Path, intra: int, level: str = "all") -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = intra
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = {
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    }[level]
+    if intra == 1:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def yardstick(sess: ort.InferenceSession, x: np.ndarray, batch: int, py_threads: int) -> None:
+    """Score all of x in batches, split over `py_threads` Python threads sharing the session."""
+    starts = list(range(0, len(x), batch))
+
+    def work(part: list[int]) -> None:
+        for s in part:
+            sess.run(["churn_probability"], {"features": x[s : s + batch]})
+
+    if py_threads == 1:
+        work(starts)
+        return
+    ts = [threading.Thread(target=work, args=(starts[i::py_threads],)) for i in range(py_threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    ap.add_argument("--rows", type=int, default=1_000_000, help="rows in the feature table")
+    ap.add_argument("--features", type=int, default=60, help="N, features per row")
+    ap.add_argument("--hidden", type=int, nargs="+", default=[64, 32], help="hidden widths")
+    ap.add_argument("--threads", type=int, default=2, help="DuckDB threads")
+    ap.add_argument("--batch", type=int, default=8192, help="yardstick numpy batch size")
+    ap.add_argument("--repeat", type=int, default=3, help="repetitions, best is reported")
+    ap.add_argument(
+        "--occlusion-rows",
+        type=int,
+        default=50_000,
+        help="rows for the (slow) exact occlusion reasons, extrapolated to --rows",
+    )
+    ap.add_argument("--quick", action="store_true", help="skip the variants (main figures only)")
+    ap.add_argument("--db", default=":memory:", help="DuckDB database (default in memory)")
+    args = ap.parse_args(argv)
+
+    rows, n = args.rows, args.features
+    names = feature_list(n)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_scoring_"))
+    rng = np.random.default_rng(0)
+    medians = rng.standard_normal(n).astype(np.float32) * 0.1
+    plain = write_model(tmp, names, args.hidden, version="bench-plain", medians=medians)
+    attr = write_model(
+        tmp, names, args.hidden, version="bench-attr", medians=medians, attribution=True
+    )
+    x = rng.standard_normal((rows, n)).astype(np.float32)
+
+    con = duckdb.connect(args.db)
+    con.execute(f"set threads = {args.threads}")
+    create_feature_catalog(con, names)
+    feats = pa.table(
+        {
+            "customer_id": pa.array(np.arange(rows, dtype=np.int64)),
+            "features": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), n),
+        }
+    )
+    con.register("feats_arrow", feats)
+    con.execute(
+        f"create or replace table feats as select customer_id, "
+        f"features::float[{n}] as features from feats_arrow"
+    )
+    con.unregister("feats_arrow")
+    del feats
+
+    print(
+        f"# {rows:,} rows x {n} features, MLP {n}-{'-'.join(map(str, args.hidden))}-1, "
+        f"DuckDB threads={args.threads}, best of {args.repeat}"
+    )
+    print(
+        f"# duckdb {duckdb.__version__}, onnxruntime {ort.__version__}, numpy "
+        f"{np.__version__}, pyarrow {pa.__version__}"
+    )
+    arg = [f"FLOAT[{n}]"]
+    r_type = scoring.udf.REASON_SQL_TYPE
+
+    # the real path: scoring.register, plain model + explainer file
+    expl = write_model(
+        tmp, names, args.hidden, version="bench-expl", medians=medians, explainer=True
+    )
+    m_expl = scoring.register(con, expl.path)
+    m_attr = scoring.load_model(con, attr.path)
+    m_plain = scoring.load_model(con, plain.path)
+
+    def ctas(expr: str, source: str = "feats") -> Callable[[], object]:
+        return lambda: con.execute(
+            f"create or replace table bench_out as select customer_id, {expr} from {source}"
+        )
+
+    def udf_with(sess: ort.InferenceSession) -> Callable[[pa.ChunkedArray], pa.Array]:
+        def fn(a: pa.ChunkedArray) -> pa.Array:
+            xm = scoring.udf.features_matrix(a, m_plain.feature_names)
+            return pa.array(sess.run(["churn_probability"], {"features": xm})[0][:, 0])
+
+        return fn
+
+    def naive(a: pa.ChunkedArray) -> pa.Array:
+        xm = np.stack([v.values.to_numpy() for v in a.combine_chunks()])
+        return pa.array(m_plain.session.run(["churn_probability"], {"features": xm})[0][:, 0])
+
+    def flatten_copy(a: pa.ChunkedArray) -> pa.Array:
+        xm = a.combine_chunks().flatten().to_numpy().reshape(-1, n)
+        return pa.array(m_plain.session.run(["churn_probability"], {"features": xm})[0][:, 0])
+
+    s1 = ort_session(plain.path, 1)
+    s2 = ort_session(plain.path, 2)
+    s_attr = ort_session(attr.path, 1)
+    con.create_function(
+        "noop", lambda a: pa.array(np.zeros(len(a), np.float32)), arg, "FLOAT", type="arrow"
+    )
+    con.create_function(
+        "score_attr_model", scoring.udf.make_score_function(m_attr), arg, "FLOAT", type="arrow"
+    )
+    con.create_function(
+        "reasons_attr_model", scoring.udf.make_reasons_function(m_attr), arg, r_type, type="arrow"
+    )
+
+    # name -> (function, repetitions); measured round-robin so that load changes hit all alike
+    cases: dict[str, tuple[Callable[[], object], int]] = {
+        "ort numpy, 1 thread (intra-op 1)": (lambda: yardstick(s1, x, args.batch, 1), args.repeat),
+        "ort numpy, intra-op 2": (lambda: yardstick(s2, x, args.batch, 1), args.repeat),
+        "ort numpy, 2 py threads x intra-op 1": (
+            lambda: yardstick(s1, x, args.batch, 2),
+            args.repeat,
+        ),
+        "duckdb plumbing only: do-nothing arrow UDF": (ctas("noop(features)"), args.repeat),
+        "churn_score in CTAS": (ctas("churn_score(features) as p"), args.repeat),
+        "churn_reasons in CTAS (explainer file)": (
+            ctas("churn_reasons(features) as r"),
+            args.repeat,
+        ),
+        "whole step: churn_score + churn_reasons": (
+            ctas("churn_score(features) as p, churn_reasons(features) as r"),
+            args.repeat,
+        ),
+    }
+    if not args.quick:
+        for b in (2048, 32768):
+            cases[f"ort numpy, 2 py threads x intra-op 1, batch {b}"] = (
+                lambda b=b: yardstick(s1, x, b, 2),
+                args.repeat,
+            )
+        cases["ort numpy, attribution model, score output only"] = (
+            lambda: yardstick(s_attr, x, args.batch, 2),
+            args.repeat,
+        )
+        con.create_function("naive_score", naive, arg, "FLOAT", type="arrow")
+        cases["UDF naive: to_numpy per row + np.stack"] = (ctas("naive_score(features)"), 1)
+        con.create_function("flat_score", flatten_copy, arg, "FLOAT", type="arrow")
+        cases["UDF flatten().to_numpy(), no checks"] = (ctas("flat_score(features)"), args.repeat)
+        for label, intra, level in (
+            ("ORT intra-op 2", 2, "all"),
+            ("graph opt basic", 1, "basic"),
+            ("graph opt disabled", 1, "disable"),
+        ):
+            fname = "v_" + label.replace(" ", "_").replace("-", "_")
+            con.create_function(
+                fname, udf_with(ort_session(plain.path, intra, level)), arg, "FLOAT", type="arrow"
+            )
+            cases[f"churn_score body, {label}"] = (ctas(f"{fname}(features)"), args.repeat)
+        for t in (1, 4):
+
+            def with_threads(t: int = t) -> None:
+                con.execute(f"set threads = {t}")
+                try:
+                    con.execute(
+                        "create or replace table bench_out as "
+                        "select customer_id, churn_score(features) from feats"
+                    )
+                finally:
+                    con.execute(f"set threads = {args.threads}")
+
+            cases[f"churn_score in CTAS, DuckDB threads={t}"] = (with_threads, args.repeat)
+        cases["churn_score, attribution output inside model.onnx"] = (
+            ctas("score_attr_model(features)"),
+            args.repeat,
+        )
+        cases["churn_reasons, attribution output inside model.onnx"] = (
+            ctas("reasons_attr_model(features)"),
+            args.repeat,
+        )
+
+    best: dict[str, float] = {}
+    for r in range(args.repeat):
+        for name, (fn, reps) in cases.items():
+            if r < reps:
+                t0 = time.perf_counter()
+                fn()
+                best[name] = min(best.get(name, float("inf")), time.perf_counter() - t0)
+
+    ort_keys = [
+        "ort numpy, 1 thread (intra-op 1)",
+        "ort numpy, intra-op 2",
+        "ort numpy, 2 py threads x intra-op 1",
+    ]
+    yard_key = min(ort_keys, key=lambda k: best[k])
+    yard = best[yard_key]
+    score_t = best["churn_score in CTAS"]
+    for name in cases:
+        t = best[name]
+        print(
+            f"{name:55s} {t:7.3f} s  {rows / t / 1e6:6.2f} Mrows/s  "
+            f"{yard / t:5.2f}x yardstick  {t / score_t:5.2f}x churn_score cost",
+            flush=True,
+        )
+    print(f"# yardstick = fastest ONNX Runtime-alone figure: {yard_key}")
+    print(f"# churn_score / yardstick throughput: {yard / score_t:.2f}x")
+    print(
+        f"# churn_reasons / churn_score cost: "
+        f"{best['churn_reasons in CTAS (explainer file)'] / score_t:.2f}x"
+    )
+    print(
+        f"# whole scoring step for {rows:,} rows: "
+        f"{best['whole step: churn_score + churn_reasons']:.2f} s"
+    )
+
+    # exact occlusion on a subset, extrapolated
+    occ_rows = min(args.occlusion_rows, rows)
+    con.execute(
+        f"create or replace table feats_small as select * from feats "
+        f"where customer_id < {occ_rows}"
+    )
+    occ_fn = scoring.udf.make_reasons_function(m_expl, "occlusion")
+    con.create_function(
+        "reasons_occlusion", occ_fn, [f"FLOAT[{n}]"], scoring.udf.REASON_SQL_TYPE, type="arrow"
+    )
+    t_occ = timed(ctas("reasons_occlusion(features) as r", "feats_small"), 1) * rows / occ_rows
+    print(
+        f"{'churn_reasons, exact occlusion (extrapolated)':55s} {t_occ:7.3f} s  "
+        f"{rows / t_occ / 1e6:6.2f} Mrows/s  (measured on {occ_rows:,} rows)  "
+        f"{t_occ / score_t:5.1f}x churn_score cost"
+    )
+
+    # agreement of attribution vs exact occlusion on the subset
+    got = con.sql(
+        "select customer_id, churn_reasons(features) a, reasons_occlusion(features) o "
+        "from feats_small order by customer_id limit 20000"
+    ).fetchall()
+    same_top1 = statistics.mean(
+        (a[0]["feature"] if a else None) == (o[0]["feature"] if o else None) for _, a, o in got
+    )
+    same_set = statistics.mean(
+        {r["feature"] for r in a} == {r["feature"] for r in o} for _, a, o in got
+    )
+    print(
+        f"# attribution vs exact occlusion on {len(got):,} rows: same top reason "
+        f"{same_top1:.1%}, same top-3 set {same_set:.1%}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
