@@ -92,7 +92,7 @@ DEFECT_KINDS: dict[str, tuple[str, ...]] = {
 UNPARSEABLE = ["not-a-date", "2025-13-45T25:61:00Z", "31/02/2025 10:00", "yesterday", "2025-00-00"]
 UNKNOWN = {
     "status": ["shipped", "pending", "lost", "refunded?"],
-    "event_type": ["scroll", "pageview", "click", "unknown"],
+    "event_type": ["scroll", "pageview", "bounce", "unknown"],
 }
 OUT_OF_RANGE = [0, 6, 7, 9]
 FUTURE_YEAR = 2099
