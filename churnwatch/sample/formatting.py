@@ -63,17 +63,15 @@ def fmt_money(cents: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
     Returns:
         A pyarrow decimal128(18, 2) array.
     """
-    cents = np.asarray(cents, dtype=np.int64)
-    a = np.abs(cents)
-    whole = pc.cast(pa.array(a // 100), pa.string())
-    frac = pc.utf8_lpad(pc.cast(pa.array(a % 100), pa.string()), 2, "0")
-    sign = pa.array(np.where(cents < 0, "-", ""))
-    text = pc.binary_join_element_wise(sign, whole, ".", frac, pa.scalar(""))
-    # binary_join_element_wise uses the last argument as separator: join sign+whole+"."+frac.
-    out = pc.cast(text, MONEY_TYPE)
+    cents = np.ascontiguousarray(cents, dtype=np.int64)
+    # decimal128 stores the unscaled value as a 16-byte little-endian two's complement integer.
+    words = np.empty((cents.size, 2), dtype=np.int64)
+    words[:, 0] = cents
+    words[:, 1] = np.where(cents < 0, -1, 0)
+    validity = None
     if mask is not None:
-        out = pc.if_else(pa.array(np.asarray(mask, dtype=bool)), pa.nulls(len(out), MONEY_TYPE), out)
-    return out
+        validity = pa.array(~np.asarray(mask, dtype=bool)).buffers()[1]
+    return pa.Array.from_buffers(MONEY_TYPE, cents.size, [validity, pa.py_buffer(words.tobytes())])
 
 
 def take_strings(choices: list[str | None], codes: np.ndarray) -> pa.Array:

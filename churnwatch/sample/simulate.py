@@ -209,14 +209,14 @@ def simulate_chunk(
     # ---------------------------------------------------------------- customers and traits
     cust_num = first_customer + 1 + np.arange(n)  # 1-based customer numbers
     dens = (1.0 + 1.5 * days / D) * hol_factor
-    signup_day = rng.choice(D, size=n, p=dens / dens.sum()).astype(np.int32)
+    signup_day = np.sort(rng.choice(D, size=n, p=dens / dens.sum())).astype(np.int32)
     channel = rng.choice(len(CHANNELS), size=n, p=CHANNEL_P)
     z_eng = rng.normal(size=n)
     lam0 = np.exp(np.log(1 / 22) + 0.85 * rng.normal(size=n) + 0.25 * z_eng)
     lam0 = np.minimum(lam0 * CHANNEL_LAMBDA[channel], 0.5)
     p_cancel = rng.beta(1.5, 40.0, size=n)
     p_return = rng.beta(1.5, 22.0, size=n)
-    browse = lam0 * np.exp(np.log(1.0) + 0.5 * z_eng + 0.3 * rng.normal(size=n))
+    browse = lam0 * np.exp(np.log(0.7) + 0.5 * z_eng + 0.3 * rng.normal(size=n))
     price_sens = rng.beta(2.0, 2.0, size=n)
     patience = np.exp(0.4 * rng.normal(size=n))
     h0 = params.base_hazard * np.exp(0.6 * rng.normal(size=n) - 0.35 * z_eng)
@@ -240,15 +240,20 @@ def simulate_chunk(
     o_parts: list[tuple[np.ndarray, ...]] = []
     s_parts: list[tuple[np.ndarray, ...]] = []
 
+    # Customers are numbered in signup order, so the signed-up customers on day t are a prefix.
+    n_signed = np.searchsorted(signup_day, days, side="right")
     for t in range(D):
-        signed = signup_day <= t
-        post = onset < t
-        M = np.ones(n)
+        k = int(n_signed[t])
+        if k == 0:
+            continue
+        on = onset[:k]  # views: updates write through
+        Bk = B[:k]
+        post = on < t
+        M = np.ones(k)
         if post.any():
-            M[post] = model.fade(t - onset[post], phi[post], params)
-        lam = np.where(signed, lam0 * season[t] * M, 0.0)
-        n_ord = rng.poisson(lam)
-        B *= decay
+            M[post] = model.fade(t - on[post], phi[:k][post], params)
+        n_ord = rng.poisson(lam0[:k] * (season[t] * M))
+        Bk *= decay
         oc = np.flatnonzero(n_ord)
         if oc.size:
             cust = np.repeat(oc, n_ord[oc])
@@ -274,21 +279,19 @@ def simulate_chunk(
                 0.0,
             )
             good = completed & is_pre & ~late & ~defective & ~unresolved & (experience < 0)
-            B += np.bincount(cust, weights=jump, minlength=n)
+            Bk += np.bincount(cust, weights=jump, minlength=k)
             last_good[cust[good]] = t
             o_parts.append(
                 (cust, np.full(m, t, np.int32), status, late, defective, experience, ticket,
                  unresolved, coupon, M[cust], is_pre, jump, good)
             )
-        pre_active = signed & (onset == NEVER)
-        h = model.onset_hazard(h0, B, t - last_good, params)
-        new = pre_active & (rng.random(n) < -np.expm1(-h))
-        onset[new] = t
+        h = model.onset_hazard(h0[:k], Bk, t - last_good[:k], params)
+        new = (on == NEVER) & (rng.random(k) < -np.expm1(-h))
+        on[new] = t
         ci = campaign_pos.get(t)
         if ci is not None:
-            B_at_campaign[ci] = B
-        rate = np.where(signed, browse * season[t] * M * np.exp(-0.25 * np.clip(B, 0, 4)), 0.0)
-        ns = rng.poisson(rate)
+            B_at_campaign[ci, :k] = Bk
+        ns = rng.poisson(browse[:k] * (season[t] * M) / (1.0 + 0.3 * np.maximum(Bk, 0.0)))
         sc = np.flatnonzero(ns)
         if sc.size:
             s_parts.append((sc, np.full(sc.size, t, np.int32), ns[sc]))
@@ -308,6 +311,10 @@ def simulate_chunk(
     tod = _tod_seconds(rng, m)
     ordered_at = period.start_epoch + o_day * SECONDS_PER_DAY + tod
     order_num = first_order + 1 + np.arange(m)
+    # Ids are formatted once per distinct value, then gathered with `take` (much faster).
+    cust_ids = fmt_id("C", cust_num, CUSTOMER_ID_WIDTH)
+    order_ids = fmt_id("O", order_num, ORDER_ID_WIDTH)
+    product_ids = fmt_id("P", np.arange(1, catalog.size + 1), 5)
 
     # ---------------------------------------------------------------- order items
     n_items = 1 + np.minimum(rng.poisson(basket[o_cust] * (0.5 + 0.5 * o_M)), 5)
@@ -354,8 +361,8 @@ def simulate_chunk(
 
     orders = pa.table(
         {
-            "order_id": fmt_id("O", order_num, ORDER_ID_WIDTH),
-            "customer_id": fmt_id("C", cust_num[o_cust], CUSTOMER_ID_WIDTH),
+            "order_id": order_ids,
+            "customer_id": _take(cust_ids, o_cust),
             "ordered_at": fmt_ts(ordered_at),
             "amount": fmt_money(amount),
             "status": take_strings(STATUS, o_status),
@@ -368,8 +375,8 @@ def simulate_chunk(
     )
     items = pa.table(
         {
-            "order_id": fmt_id("O", order_num[it_order], ORDER_ID_WIDTH),
-            "product_id": fmt_id("P", product + 1, 5),
+            "order_id": _take(order_ids, it_order),
+            "product_id": _take(product_ids, product),
             "quantity": int_array(qty),
             "unit_price": fmt_money(unit_cents),
             "category": take_strings(CATEGORIES, catalog.product_category[product]),
@@ -392,11 +399,11 @@ def simulate_chunk(
     text_code = np.where(rng.random(rv.size) < 0.6, rating, 0)
     reviews = pa.table(
         {
-            "customer_id": fmt_id("C", cust_num[o_cust[rv]], CUSTOMER_ID_WIDTH),
+            "customer_id": _take(cust_ids, o_cust[rv]),
             "rating": int_array(rating),
             "created_at": fmt_ts(rv_created),
-            "order_id": fmt_id("O", order_num[rv], ORDER_ID_WIDTH),
-            "product_id": fmt_id("P", product[first_item[rv]] + 1, 5),
+            "order_id": _take(order_ids, rv),
+            "product_id": _take(product_ids, product[first_item[rv]]),
             "review_text": take_strings(REVIEW_TEXT, text_code),
         }
     )
@@ -433,7 +440,7 @@ def simulate_chunk(
     )
     tickets = pa.table(
         {
-            "customer_id": fmt_id("C", cust_num[tk_cust], CUSTOMER_ID_WIDTH),
+            "customer_id": _take(cust_ids, tk_cust),
             "created_at": fmt_ts(tk_created),
             "category": take_strings(TICKET_CATEGORIES, tk_cat),
             "resolved_at": fmt_ts(tk_resolved, mask=tk_resolved_null),
@@ -445,12 +452,12 @@ def simulate_chunk(
     events = _events(
         rng, period, cat(0, s_parts, np.int64).astype(np.int64), cat(1, s_parts, np.int32),
         cat(2, s_parts, np.int64).astype(np.int64), o_cust, ordered_at, n_items, product, it_order,
-        cust_num, pref_cat, pref_device, catalog,
+        cust_num, cust_ids, product_ids, pref_cat, pref_device, catalog,
     )
 
     # ---------------------------------------------------------------- email campaigns
     email = _emails(
-        rng, period, campaign_days, B_at_campaign, signup_day, onset, phi, open_prop, cust_num,
+        rng, period, campaign_days, B_at_campaign, signup_day, onset, phi, open_prop, cust_ids,
         params,
     )
 
@@ -478,7 +485,7 @@ def simulate_chunk(
     )
     customers = pa.table(
         {
-            "customer_id": fmt_id("C", cust_num, CUSTOMER_ID_WIDTH),
+            "customer_id": cust_ids,
             "signup_at": fmt_ts(signup_at),
             "gender": take_strings(GENDERS, rng.choice(4, size=n, p=GENDER_P)),
             "birth_year": int_array(birth_year, mask=rng.random(n) < 0.03),
@@ -544,6 +551,14 @@ def simulate_chunk(
     return ChunkResult(tables, customers_truth, orders_truth, m)
 
 
+def _take(values: pa.Array, idx: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    """``values[idx]`` (null where `mask`)."""
+    idx = np.asarray(idx, dtype=np.int64)
+    if mask is not None:
+        idx = np.where(mask, 0, idx)
+    return values.take(pa.array(idx, mask=mask))
+
+
 def fmt_coupon(codes: pa.Array, used: np.ndarray) -> pa.Array:
     """Nulls the coupon code of orders without a coupon."""
     return pa.compute.if_else(pa.array(~used.astype(bool)), pa.nulls(len(codes), pa.string()), codes)
@@ -575,6 +590,8 @@ def _events(
     product: np.ndarray,
     it_order: np.ndarray,
     cust_num: np.ndarray,
+    cust_ids: pa.Array,
+    product_ids: pa.Array,
     pref_cat: np.ndarray,
     pref_device: np.ndarray,
     catalog: Catalog,
@@ -660,11 +677,11 @@ def _events(
     idx = idx[np.argsort(ev_ts[idx], kind="stable")]
     return pa.table(
         {
-            "customer_id": fmt_id("C", cust_num[ev_cust[idx]], CUSTOMER_ID_WIDTH),
+            "customer_id": _take(cust_ids, ev_cust[idx]),
             "occurred_at": fmt_ts(ev_ts[idx]),
             "event_type": take_strings(EVENT_TYPES, ev_type[idx]),
-            "session_id": fmt_id("S", sess_num[ev_sess[idx]], 12),
-            "product_id": fmt_id("P", np.maximum(ev_prod[idx], 0) + 1, 5, mask=ev_prod[idx] < 0),
+            "session_id": _take(fmt_id("S", sess_num, 12), ev_sess[idx]),
+            "product_id": _take(product_ids, ev_prod[idx], mask=ev_prod[idx] < 0),
             "duration_seconds": pa.array(dwell[idx]),
             "device": take_strings(DEVICES, dev[ev_sess[idx]]),
         }
@@ -680,7 +697,7 @@ def _emails(
     onset: np.ndarray,
     phi: np.ndarray,
     open_prop: np.ndarray,
-    cust_num: np.ndarray,
+    cust_ids: pa.Array,
     params: ModelParams,
 ) -> pa.Table:
     """Fortnightly campaigns: sent, open, click, unsubscribe."""
@@ -722,7 +739,7 @@ def _emails(
     c, ts, typ, kk = c[keep], ts[keep], typ[keep], kk[keep]
     return pa.table(
         {
-            "customer_id": fmt_id("C", cust_num[c], CUSTOMER_ID_WIDTH),
+            "customer_id": _take(cust_ids, c),
             "occurred_at": fmt_ts(ts),
             "event_type": take_strings(EMAIL_TYPES, typ),
             "campaign_id": fmt_id("CMP", kk, 4),
