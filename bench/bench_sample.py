@@ -26,8 +26,19 @@ from pathlib import Path
 def run_one(customers: int, days: int, fmt: str, out: Path, seed: int) -> dict:
     """Generates one sample in a child process; returns time, peak RSS and row counts."""
     cmd = [
-        sys.executable, "-m", "churnwatch.sample", "--customers", str(customers),
-        "--days", str(days), "--format", fmt, "--out", str(out), "--seed", str(seed),
+        sys.executable,
+        "-m",
+        "churnwatch.sample",
+        "--customers",
+        str(customers),
+        "--days",
+        str(days),
+        "--format",
+        fmt,
+        "--out",
+        str(out),
+        "--seed",
+        str(seed),
         "--no-progress",
     ]
     t0 = time.perf_counter()
@@ -73,16 +84,35 @@ def quality(out: Path, back_days: list[int], horizon: int) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     """Runs the benchmark and prints markdown tables."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[20_000, 1_000_000],
-                    help="numbers of customers to generate (default: 20000 1000000)")
+    ap.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[20_000, 1_000_000],
+        help="numbers of customers to generate (default: 20000 1000000)",
+    )
     ap.add_argument("--days", type=int, default=540, help="period length in days (default: 540)")
-    ap.add_argument("--format", dest="fmt", choices=("parquet", "csv"), default="parquet",
-                    help="output format (default: parquet)")
+    ap.add_argument(
+        "--format",
+        dest="fmt",
+        choices=("parquet", "csv"),
+        default="parquet",
+        help="output format (default: parquet)",
+    )
     ap.add_argument("--seed", type=int, default=42, help="seed (default: 42)")
-    ap.add_argument("--out-root", type=Path, default=Path("/tmp/churnwatch-bench-sample"),
-                    help="where the samples are written (default: /tmp/churnwatch-bench-sample)")
-    ap.add_argument("--snapshots-back", type=int, nargs="+", default=[60, 180, 300],
-                    help="snapshots as days before the end date (default: 60 180 300)")
+    ap.add_argument(
+        "--out-root",
+        type=Path,
+        default=Path("/tmp/churnwatch-bench-sample"),
+        help="where the samples are written (default: /tmp/churnwatch-bench-sample)",
+    )
+    ap.add_argument(
+        "--snapshots-back",
+        type=int,
+        nargs="+",
+        default=[60, 180, 300],
+        help="snapshots as days before the end date (default: 60 180 300)",
+    )
     ap.add_argument("--horizon", type=int, default=30, help="churn horizon in days (default: 30)")
     ap.add_argument("--skip-quality", action="store_true", help="only time the generation")
     args = ap.parse_args(argv)
@@ -96,21 +126,28 @@ def main(argv: list[str] | None = None) -> int:
             f"| {n:,} | {args.days} | {args.fmt} | {r['wall_s']:.1f} | {r['peak_rss_mb']:.0f} | "
             f"{r['rows']['orders']:,} | {r['rows']['events']:,} | {total:,} |"
         )
-        print(f"[bench] {n} customers: {r['wall_s']:.1f}s, peak RSS {r['peak_rss_mb']:.0f} MB",
-              file=sys.stderr, flush=True)
+        print(
+            f"[bench] {n} customers: {r['wall_s']:.1f}s, peak RSS {r['peak_rss_mb']:.0f} MB",
+            file=sys.stderr,
+            flush=True,
+        )
         if not args.skip_quality:
             for q in quality(out, args.snapshots_back, args.horizon):
                 qual_rows.append(
                     f"| {n:,} | {q['snapshot']} | {q['active']:,} | {q['label_rate']:.3f} | "
                     f"{q['mean_p']:.3f} | {q['auc_recency']:.3f} | {q['auc_ceiling']:.3f} |"
                 )
-    print("| customers | days | format | wall s | peak RSS MB | orders | events | rows, all files |")
+    print(
+        "| customers | days | format | wall s | peak RSS MB | orders | events | rows, all files |"
+    )
     print("|---:|---:|---|---:|---:|---:|---:|---:|")
     print("\n".join(perf_rows))
     if qual_rows:
         print()
-        print(f"| customers | snapshot | active | label rate ({args.horizon}d) | mean true p | "
-              "AUC days-since-last-order | AUC true p (ceiling) |")
+        print(
+            f"| customers | snapshot | active | label rate ({args.horizon}d) | mean true p | "
+            "AUC days-since-last-order | AUC true p (ceiling) |"
+        )
         print("|---:|---|---:|---:|---:|---:|---:|")
         print("\n".join(qual_rows))
     return 0

@@ -136,31 +136,33 @@ def _mutate(table: pa.Table, kind: str, rows: np.ndarray, rng: np.random.Generat
     if rows.size == 0:
         return table
     if kind.startswith("missing_"):
-        col = kind[len("missing_"):]
+        col = kind[len("missing_") :]
         return _replace(table, col, rows, pa.nulls(rows.size, table.schema.field(col).type))
     if kind.startswith("unparseable_"):
-        col = kind[len("unparseable_"):]
+        col = kind[len("unparseable_") :]
         vals = [UNPARSEABLE[i] for i in rng.integers(0, len(UNPARSEABLE), rows.size)]
         return _replace(table, col, rows, pa.array(vals))
     if kind.startswith("future_"):
-        col = kind[len("future_"):]
+        col = kind[len("future_") :]
         old = table.column(col).take(pa.array(rows)).to_pylist()
         vals = [f"{FUTURE_YEAR}{v[4:]}".replace("-02-29", "-02-28") for v in old]
         return _replace(table, col, rows, pa.array(vals))
     if kind.startswith("negative_"):
-        col = kind[len("negative_"):]
+        col = kind[len("negative_") :]
         old = table.column(col).take(pa.array(rows))
         return _replace(table, col, rows, pc.negate(old))
     if kind.startswith("out_of_range_"):
-        col = kind[len("out_of_range_"):]
+        col = kind[len("out_of_range_") :]
         vals = np.array(OUT_OF_RANGE)[rng.integers(0, len(OUT_OF_RANGE), rows.size)]
         return _replace(table, col, rows, pa.array(vals))
     if kind.startswith("unknown_"):
-        col = kind[len("unknown_"):]
+        col = kind[len("unknown_") :]
         pool = UNKNOWN[col]
-        return _replace(table, col, rows, pa.array([pool[i] for i in rng.integers(0, len(pool), rows.size)]))
+        return _replace(
+            table, col, rows, pa.array([pool[i] for i in rng.integers(0, len(pool), rows.size)])
+        )
     if kind.startswith("casing_"):
-        col = kind[len("casing_"):]
+        col = kind[len("casing_") :]
         old = table.column(col).take(pa.array(rows)).to_pylist()
         styles = rng.integers(0, 4, rows.size)
         vals = [
@@ -174,23 +176,42 @@ def _mutate(table: pa.Table, kind: str, rows: np.ndarray, rng: np.random.Generat
     raise ValueError(f"unknown defect kind {kind!r}")
 
 
-def _pick(n: int, kinds: tuple[str, ...], rate: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _pick(
+    n: int, kinds: tuple[str, ...], rate: float, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Rows picked for each kind (disjoint, sorted)."""
     picked = np.flatnonzero(rng.random(n) < rate)
     kind = rng.integers(0, len(kinds), picked.size)
     return {k: picked[kind == i] for i, k in enumerate(kinds)}
 
 
+DUP_SEGMENT_ROWS = 2_000
+
+
 def _with_duplicates(table: pa.Table, rows: np.ndarray, rng: np.random.Generator) -> pa.Table:
-    """Inserts an exact copy of each row in `rows` 1-50 rows after its original."""
+    """Inserts an exact copy of each row in `rows` after its original.
+
+    The table is cut into segments of `DUP_SEGMENT_ROWS` rows; the copies of a segment's rows
+    follow that segment (in random order), so a copy is at most a few thousand rows after its
+    original. Zero-copy slices: no full-table `take`.
+    """
     if rows.size == 0:
         return table
-    n = table.num_rows
-    key = np.concatenate([np.arange(n, dtype=np.float64), rows + rng.integers(1, 51, rows.size) - 0.5])
-    key[n:] = np.minimum(key[n:], n - 0.5)
-    src = np.concatenate([np.arange(n), rows])
-    order = src[np.argsort(key, kind="stable")]
-    return table.take(pa.array(order))
+    rows = rows[rng.permutation(rows.size)]
+    seg = rows // DUP_SEGMENT_ROWS
+    rows = rows[np.argsort(seg, kind="stable")]
+    seg = np.sort(seg)
+    copies = table.take(pa.array(rows))
+    pieces: list[pa.Table] = []
+    start = 0
+    for s in np.unique(seg):
+        lo, hi = np.searchsorted(seg, [s, s + 1])
+        end = int(min((s + 1) * DUP_SEGMENT_ROWS, table.num_rows))
+        pieces.append(table.slice(start, end - start))
+        pieces.append(copies.slice(int(lo), int(hi - lo)))
+        start = end
+    pieces.append(table.slice(start))
+    return pa.concat_tables(pieces)
 
 
 def inject(
@@ -209,7 +230,11 @@ def inject(
     out: dict[str, pa.Table] = {}
     stats: dict[str, DefectStats] = {}
     rejected_orders: pa.Array = pa.array([], pa.string())
-    for name in ("orders", "order_items", *[e for e in tables if e not in ("orders", "order_items")]):
+    for name in (
+        "orders",
+        "order_items",
+        *[e for e in tables if e not in ("orders", "order_items")],
+    ):
         table = tables[name]
         rng = rng_for_entity(name)
         st = DefectStats()
@@ -228,7 +253,9 @@ def inject(
             st.rejected["orphan_order_item"] += int((order_rejected & ~own).sum())
             dup_rows = dup_rows[~order_rejected[dup_rows]]
         if name == "orders":
-            bad = np.sort(np.concatenate([r for k, r in picks.items() if not k.startswith("casing_")]))
+            bad = np.sort(
+                np.concatenate([r for k, r in picks.items() if not k.startswith("casing_")])
+            )
             rejected_orders = table.column("order_id").take(pa.array(bad)).combine_chunks()
             rejected_orders = pc.drop_null(rejected_orders)
             # Orders that lose their id cannot be found by their items either.

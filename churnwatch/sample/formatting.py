@@ -12,9 +12,12 @@ import pyarrow.compute as pc
 
 TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 MONEY_TYPE = pa.decimal128(18, 2)
+INT32 = pa.int32()
 
 
-def fmt_id(prefix: str, numbers: np.ndarray, width: int, mask: np.ndarray | None = None) -> pa.Array:
+def fmt_id(
+    prefix: str, numbers: np.ndarray, width: int, mask: np.ndarray | None = None
+) -> pa.Array:
     """Formats integers as zero-padded ids, e.g. ``fmt_id("C", [1], 7) -> "C0000001"``.
 
     Args:
@@ -26,7 +29,9 @@ def fmt_id(prefix: str, numbers: np.ndarray, width: int, mask: np.ndarray | None
     Returns:
         A pyarrow string array.
     """
-    digits = pc.utf8_lpad(pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string()), width, "0")
+    digits = pc.utf8_lpad(
+        pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string()), width, "0"
+    )
     out = pc.binary_join_element_wise(pa.scalar(prefix), digits, pa.scalar(""))
     if mask is not None:
         out = pc.if_else(pa.array(mask), pa.nulls(len(out), pa.string()), out)
@@ -76,10 +81,12 @@ def fmt_money(cents: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
 
 def take_strings(choices: list[str | None], codes: np.ndarray) -> pa.Array:
     """Maps integer codes to strings from `choices` (None gives null)."""
-    return pc.take(pa.array(choices, type=pa.string()), pa.array(np.asarray(codes, dtype=np.int64)))
+    return pc.take(
+        pa.array(choices, type=pa.string()), pa.array(np.asarray(codes, dtype=np.int64))
+    )
 
 
-def int_array(values: np.ndarray, mask: np.ndarray | None = None, type_: pa.DataType = pa.int32()):
+def int_array(values: np.ndarray, mask: np.ndarray | None = None, type_: pa.DataType = INT32):
     """Builds an integer array with an optional null mask."""
     return pa.array(
         np.asarray(values).astype(type_.to_pandas_dtype()),

@@ -3,8 +3,8 @@
 `simulate_chunk` draws every entity of the raw-data contract for a block of customers (clean,
 before defects) plus the latent ground truth. Randomness comes from a generator seeded with
 ``SeedSequence([seed, chunk_index, stream])``, so a chunk's output depends only on the seed, the
-chunk index and the fixed `CHUNK_SIZE` (not on the machine or on other chunks, apart from the
-running order-id offset, which is itself deterministic).
+chunk index and the fixed `CHUNK_SIZE` (not on the machine, the number of worker processes or
+other chunks; order numbers are ``chunk * ORDER_BLOCK + k``).
 
 The hot path loops over days (vectorised over the customers of the chunk) and over email
 campaigns; nothing loops over customers in Python.
@@ -34,6 +34,7 @@ NEVER = np.iinfo(np.int32).max  # onset day of a customer who never disengages
 
 CUSTOMER_ID_WIDTH = 7
 ORDER_ID_WIDTH = 9
+ORDER_BLOCK = 10_000_000  # order number = chunk * ORDER_BLOCK + n-th order of the chunk
 SESSION_SEQ = 100_000  # session id = customer number * SESSION_SEQ + per-customer sequence
 
 STATUS = ["completed", "cancelled", "returned"]
@@ -59,17 +60,58 @@ CITIES = [
 ]
 PHONE_PREFIX = ["+49", "+33", "+44", "+31", "+34", "+39", "+48", "+46", "+43", "+32"]
 FIRST_NAMES = [
-    "anna", "ben", "clara", "david", "emma", "felix", "greta", "hugo", "ida", "jonas",
-    "karla", "leon", "mia", "noah", "olga", "paul", "quinn", "rosa", "sam", "tara",
+    "anna",
+    "ben",
+    "clara",
+    "david",
+    "emma",
+    "felix",
+    "greta",
+    "hugo",
+    "ida",
+    "jonas",
+    "karla",
+    "leon",
+    "mia",
+    "noah",
+    "olga",
+    "paul",
+    "quinn",
+    "rosa",
+    "sam",
+    "tara",
 ]
 LAST_NAMES = [
-    "meyer", "martin", "smith", "jansen", "garcia", "rossi", "nowak", "larsson", "huber",
-    "peeters", "schmidt", "bernard", "jones", "devries", "lopez", "russo", "kowalski", "berg",
+    "meyer",
+    "martin",
+    "smith",
+    "jansen",
+    "garcia",
+    "rossi",
+    "nowak",
+    "larsson",
+    "huber",
+    "peeters",
+    "schmidt",
+    "bernard",
+    "jones",
+    "devries",
+    "lopez",
+    "russo",
+    "kowalski",
+    "berg",
 ]
 EMAIL_DOMAINS = ["example.com", "example.org", "mail.example.net"]
 PAYMENT = ["card", "paypal", "invoice", "apple_pay", "gift_card"]
 DEVICES = ["mobile", "desktop", "tablet", "app"]
-BROWSE_EVENTS = ["page_view", "search", "product_view", "add_to_cart", "remove_from_cart", "wishlist"]
+BROWSE_EVENTS = [
+    "page_view",
+    "search",
+    "product_view",
+    "add_to_cart",
+    "remove_from_cart",
+    "wishlist",
+]
 BROWSE_EVENT_P = [0.33, 0.14, 0.36, 0.08, 0.03, 0.06]
 EV_PAGE, EV_SEARCH, EV_PRODUCT, EV_CART, EV_REMOVE, EV_WISH, EV_CHECKOUT = range(7)
 EVENT_TYPES = [*BROWSE_EVENTS, "checkout"]
@@ -86,15 +128,49 @@ REVIEW_TEXT: list[str | None] = [
     "Excellent, fast delivery, very happy!",
 ]
 CATEGORIES = [
-    "electronics", "fashion", "home", "beauty", "sports", "toys",
-    "books", "garden", "grocery", "pets", "office", "jewelry",
+    "electronics",
+    "fashion",
+    "home",
+    "beauty",
+    "sports",
+    "toys",
+    "books",
+    "garden",
+    "grocery",
+    "pets",
+    "office",
+    "jewelry",
 ]
 CATEGORY_PRICE = [120.0, 45.0, 40.0, 22.0, 50.0, 28.0, 15.0, 35.0, 9.0, 18.0, 20.0, 80.0]
 PRODUCTS_PER_CATEGORY = 120
 # Hour-of-day profile of shop activity (UTC), evening peak.
 HOUR_P = np.array(
-    [1, 0.6, 0.4, 0.3, 0.3, 0.5, 1, 2, 3, 3.5, 3.8, 4, 4.2, 4, 3.8, 3.8, 4, 4.5, 5.5, 6.5, 7, 6,
-     4, 2.2]
+    [
+        1,
+        0.6,
+        0.4,
+        0.3,
+        0.3,
+        0.5,
+        1,
+        2,
+        3,
+        3.5,
+        3.8,
+        4,
+        4.2,
+        4,
+        3.8,
+        3.8,
+        4,
+        4.5,
+        5.5,
+        6.5,
+        7,
+        6,
+        4,
+        2.2,
+    ]
 )
 HOUR_P = HOUR_P / HOUR_P.sum()
 CAMPAIGN_EVERY_DAYS = 14
@@ -178,7 +254,6 @@ def simulate_chunk(
     chunk: int,
     first_customer: int,
     n: int,
-    first_order: int,
     period: Period,
     catalog: Catalog,
     params: ModelParams = model.DEFAULT_PARAMS,
@@ -190,7 +265,6 @@ def simulate_chunk(
         chunk: Chunk index (for the RNG).
         first_customer: Number of customers in earlier chunks.
         n: Customers in this chunk.
-        first_order: Number of orders in earlier chunks (order ids continue from there).
         period: The calendar.
         catalog: Product catalogue.
         params: Behaviour model parameters.
@@ -282,8 +356,21 @@ def simulate_chunk(
             Bk += np.bincount(cust, weights=jump, minlength=k)
             last_good[cust[good]] = t
             o_parts.append(
-                (cust, np.full(m, t, np.int32), status, late, defective, experience, ticket,
-                 unresolved, coupon, M[cust], is_pre, jump, good)
+                (
+                    cust,
+                    np.full(m, t, np.int32),
+                    status,
+                    late,
+                    defective,
+                    experience,
+                    ticket,
+                    unresolved,
+                    coupon,
+                    M[cust],
+                    is_pre,
+                    jump,
+                    good,
+                )
             )
         h = model.onset_hazard(h0[:k], Bk, t - last_good[:k], params)
         new = (on == NEVER) & (rng.random(k) < -np.expm1(-h))
@@ -301,8 +388,21 @@ def simulate_chunk(
             return np.zeros(0, dtype=dtype or np.float64)
         return np.concatenate([p[i] for p in parts])
 
-    (o_cust, o_day, o_status, o_late, o_def, o_exp, o_ticket, o_unres, o_coupon, o_M, o_pre,
-     o_jump, o_good) = (cat(i, o_parts) for i in range(13))
+    (
+        o_cust,
+        o_day,
+        o_status,
+        o_late,
+        o_def,
+        o_exp,
+        o_ticket,
+        o_unres,
+        o_coupon,
+        o_M,
+        o_pre,
+        o_jump,
+        o_good,
+    ) = (cat(i, o_parts) for i in range(13))
     o_cust = o_cust.astype(np.int64)
     o_day = o_day.astype(np.int64)
     o_status = o_status.astype(np.int8)
@@ -310,7 +410,9 @@ def simulate_chunk(
     # Orders are already sorted by day; sort by (customer, day) is not needed for the files.
     tod = _tod_seconds(rng, m)
     ordered_at = period.start_epoch + o_day * SECONDS_PER_DAY + tod
-    order_num = first_order + 1 + np.arange(m)
+    if m >= ORDER_BLOCK:
+        raise ValueError("too many orders in one chunk")
+    order_num = chunk * ORDER_BLOCK + 1 + np.arange(m)  # independent of other chunks
     # Ids are formatted once per distinct value, then gathered with `take` (much faster).
     cust_ids = fmt_id("C", cust_num, CUSTOMER_ID_WIDTH)
     order_ids = fmt_id("O", order_num, ORDER_ID_WIDTH)
@@ -345,12 +447,10 @@ def simulate_chunk(
     )
     discount = np.where(o_coupon, np.round(subtotal * COUPON_PCT[coupon_code]), 0).astype(np.int64)
     amount = subtotal - discount
-    payment = np.where(rng.random(m) < 0.85, pref_payment[o_cust], rng.integers(0, len(PAYMENT), m))
-    promised = (
-        period.start_epoch
-        + (o_day + rng.integers(2, 6, m)) * SECONDS_PER_DAY
-        + 18 * 3600
+    payment = np.where(
+        rng.random(m) < 0.85, pref_payment[o_cust], rng.integers(0, len(PAYMENT), m)
     )
+    promised = period.start_epoch + (o_day + rng.integers(2, 6, m)) * SECONDS_PER_DAY + 18 * 3600
     delivered = np.where(
         o_late,
         promised + rng.integers(SECONDS_PER_DAY, 6 * SECONDS_PER_DAY, m),
@@ -413,12 +513,16 @@ def simulate_chunk(
     base = np.where(no_delivery[tk], ordered_at[tk], delivered[tk])
     tk_created = base + rng.integers(1800, 3 * SECONDS_PER_DAY, tk.size)
     tk_cat = np.where(
-        o_late[tk], 0, np.where(o_def[tk], 1, np.where(o_status[tk] == 2, 4, rng.integers(0, 5, tk.size)))
+        o_late[tk],
+        0,
+        np.where(o_def[tk], 1, np.where(o_status[tk] == 2, 4, rng.integers(0, 5, tk.size))),
     )
     tk_cust = o_cust[tk]
     tk_unres = o_unres[tk]
     # Tickets not linked to an order (questions about the account, payment...).
-    churn_day = np.where(onset == NEVER, D, onset + model.churn_delay_days(phi, params)).astype(np.int64)
+    churn_day = np.where(onset == NEVER, D, onset + model.churn_delay_days(phi, params)).astype(
+        np.int64
+    )
     life = np.clip(np.minimum(churn_day, D) - signup_day, 0, None)
     n_free = rng.poisson(0.002 * life)
     fc = np.repeat(np.arange(n), n_free)
@@ -429,14 +533,21 @@ def simulate_chunk(
     tk_cat = np.concatenate([tk_cat, rng.choice([2, 3], size=fc.size)])
     tk_unres = np.concatenate([tk_unres, rng.random(fc.size) < 0.08])
     keep = tk_created < period.end_epoch
-    tk_cust, tk_created, tk_cat, tk_unres = tk_cust[keep], tk_created[keep], tk_cat[keep], tk_unres[keep]
+    tk_cust, tk_created, tk_cat, tk_unres = (
+        tk_cust[keep],
+        tk_created[keep],
+        tk_cat[keep],
+        tk_unres[keep],
+    )
     tk_created = _unique_times(tk_cust, tk_created)
     nt = tk_cust.size
     tk_resolved = tk_created + 1800 + rng.exponential(36 * 3600, nt).astype(np.int64)
     tk_resolved_null = tk_unres | (tk_resolved >= period.end_epoch)
     sat_given = np.where(tk_unres, rng.random(nt) < 0.4, rng.random(nt) < 0.55)
     sat = np.where(
-        tk_unres, rng.choice([1, 2], size=nt), rng.choice([2, 3, 4, 5], size=nt, p=[0.1, 0.2, 0.35, 0.35])
+        tk_unres,
+        rng.choice([1, 2], size=nt),
+        rng.choice([2, 3, 4, 5], size=nt, p=[0.1, 0.2, 0.35, 0.35]),
     )
     tickets = pa.table(
         {
@@ -450,19 +561,42 @@ def simulate_chunk(
 
     # ---------------------------------------------------------------- sessions and events
     events = _events(
-        rng, period, cat(0, s_parts, np.int64).astype(np.int64), cat(1, s_parts, np.int32),
-        cat(2, s_parts, np.int64).astype(np.int64), o_cust, ordered_at, n_items, product, it_order,
-        cust_num, cust_ids, product_ids, pref_cat, pref_device, catalog,
+        rng,
+        period,
+        cat(0, s_parts, np.int64).astype(np.int64),
+        cat(1, s_parts, np.int32),
+        cat(2, s_parts, np.int64).astype(np.int64),
+        o_cust,
+        ordered_at,
+        n_items,
+        product,
+        it_order,
+        cust_num,
+        cust_ids,
+        product_ids,
+        pref_cat,
+        pref_device,
+        catalog,
     )
 
     # ---------------------------------------------------------------- email campaigns
     email = _emails(
-        rng, period, campaign_days, B_at_campaign, signup_day, onset, phi, open_prop, cust_ids,
+        rng,
+        period,
+        campaign_days,
+        B_at_campaign,
+        signup_day,
+        onset,
+        phi,
+        open_prop,
+        cust_ids,
         params,
     )
 
     # ---------------------------------------------------------------- customers
-    signup_at = period.start_epoch + signup_day.astype(np.int64) * SECONDS_PER_DAY + _tod_seconds(rng, n)
+    signup_at = (
+        period.start_epoch + signup_day.astype(np.int64) * SECONDS_PER_DAY + _tod_seconds(rng, n)
+    )
     country = rng.choice(len(COUNTRIES), size=n, p=COUNTRY_P)
     city = country * 3 + rng.integers(0, 3, n)
     birth_year = period.end.year - np.clip(rng.normal(38, 12, n), 18, 85).astype(np.int64)
@@ -561,7 +695,9 @@ def _take(values: pa.Array, idx: np.ndarray, mask: np.ndarray | None = None) -> 
 
 def fmt_coupon(codes: pa.Array, used: np.ndarray) -> pa.Array:
     """Nulls the coupon code of orders without a coupon."""
-    return pa.compute.if_else(pa.array(~used.astype(bool)), pa.nulls(len(codes), pa.string()), codes)
+    return pa.compute.if_else(
+        pa.array(~used.astype(bool)), pa.nulls(len(codes), pa.string()), codes
+    )
 
 
 def _unique_times(cust: np.ndarray, ts: np.ndarray) -> np.ndarray:
@@ -610,8 +746,8 @@ def _events(
     sess_first = np.cumsum(b_len) - b_len
     e_ts = b_start[e_sess] + cum - cum[sess_first][e_sess]  # strictly increasing in a session
     P = catalog.size
-    needs_product = (e_type == EV_PRODUCT) | (e_type == EV_CART) | (e_type == EV_REMOVE) | (
-        e_type == EV_WISH
+    needs_product = (
+        (e_type == EV_PRODUCT) | (e_type == EV_CART) | (e_type == EV_REMOVE) | (e_type == EV_WISH)
     )
     own = rng.random(e_sess.size) < 0.6
     e_prod = np.where(
@@ -654,7 +790,9 @@ def _events(
     seq[order] = np.arange(sorted_c.size) - grp_start
     sess_num = cust_num[all_cust] * SESSION_SEQ + seq
     dev = np.where(
-        rng.random(all_cust.size) < 0.85, pref_device[all_cust], rng.integers(0, len(DEVICES), all_cust.size)
+        rng.random(all_cust.size) < 0.85,
+        pref_device[all_cust],
+        rng.integers(0, len(DEVICES), all_cust.size),
     )
 
     ev_sess = np.concatenate([e_sess, nb + c_order])
@@ -711,7 +849,9 @@ def _emails(
             continue
         M = model.fade(tc - onset[to].astype(np.int64), phi[to], params)
         Bp = np.clip(B_at_campaign[k, to], 0, 4)
-        sent = period.start_epoch + tc * SECONDS_PER_DAY + 9 * 3600 + rng.integers(0, 7200, to.size)
+        sent = (
+            period.start_epoch + tc * SECONDS_PER_DAY + 9 * 3600 + rng.integers(0, 7200, to.size)
+        )
         p_open = open_prop[to] * (0.15 + 0.85 * M) * np.exp(-0.2 * Bp)
         opened = rng.random(to.size) < p_open
         clicked = opened & (rng.random(to.size) < 0.12 + 0.25 * M)

@@ -117,7 +117,10 @@ def active_customers(truth: Truth, snapshot: dt.date | str, active_days: int = 1
 
 
 def empirical_churn_labels(
-    truth: str | Path | Truth, snapshot: dt.date | str, horizon_days: int = 30, active_days: int = 180
+    truth: str | Path | Truth,
+    snapshot: dt.date | str,
+    horizon_days: int = 30,
+    active_days: int = 180,
 ) -> pd.DataFrame:
     """The churn label computed from the generated (clean) orders.
 
@@ -160,12 +163,18 @@ def days_since_last_order(
     last = truth.customers["signup_day"].to_numpy().astype(np.int64).copy()
     np.maximum.at(last, o["customer_idx"].to_numpy()[done], day[done].astype(np.int64))
     return pd.DataFrame(
-        {"customer_id": truth.customers["customer_id"].to_numpy()[idx], "recency_days": T - last[idx]}
+        {
+            "customer_id": truth.customers["customer_id"].to_numpy()[idx],
+            "recency_days": T - last[idx],
+        }
     )
 
 
 def true_churn_probability(
-    truth: str | Path | Truth, snapshot: dt.date | str, horizon_days: int = 30, active_days: int = 180
+    truth: str | Path | Truth,
+    snapshot: dt.date | str,
+    horizon_days: int = 30,
+    active_days: int = 180,
 ) -> pd.DataFrame:
     """True probability of the churn label given the latent state at the snapshot.
 
@@ -225,7 +234,9 @@ def true_churn_probability(
             t = T + j
             if j:
                 k = j - np.arange(j)  # days after onset for onsets on days T..T+j-1
-                b[:, :j] *= np.exp(-lc[:, None] * season[j] * model.fade(k[None, :], ph[:, None], params))
+                b[:, :j] *= np.exp(
+                    -lc[:, None] * season[j] * model.fade(k[None, :], ph[:, None], params)
+                )
             a *= np.exp(-lc * season[j])
             hazard = model.onset_hazard(hz, Bp * decay ** (j + 1), t - gp, params)
             q = -np.expm1(-hazard)

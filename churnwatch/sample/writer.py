@@ -19,12 +19,14 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import multiprocessing
 import os
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
@@ -50,6 +52,9 @@ class SampleConfig:
         fmt: ``parquet`` or ``csv``.
         defect_rate: Probability that a row gets a defect.
         end_date: Last day of the period (inclusive).
+        workers: Processes that simulate chunks in parallel (the output does not depend on it).
+        chunk_size: Customers per chunk. Part of the output's identity (the RNG is per chunk):
+            keep the default unless testing.
     """
 
     customers: int = 20_000
@@ -59,6 +64,8 @@ class SampleConfig:
     fmt: str = "parquet"
     defect_rate: float = 0.005
     end_date: dt.date = dt.date(2026, 6, 30)
+    workers: int = 1
+    chunk_size: int = CHUNK_SIZE
 
 
 class _EntityWriter:
@@ -77,22 +84,88 @@ class _EntityWriter:
             pcsv.write_csv(schema.empty_table(), buf)
             self._fh.write(buf.getvalue())
 
-    def write(self, table: pa.Table, extra_lines: list[bytes], rng: np.random.Generator) -> None:
-        table = table.cast(self.schema)
-        self.rows += table.num_rows + len(extra_lines)
+    def write(self, table: pa.Table | None, csv_body: bytes | None, rows: int) -> None:
+        """Appends a chunk: the table (Parquet) or its rendered CSV body (with extra lines)."""
+        self.rows += rows
         if self.fmt == "parquet":
+            assert table is not None
             if table.num_rows:
-                self._pq.write_table(table)
+                self._pq.write_table(table.cast(self.schema))
             return
-        buf = io.BytesIO()
-        pcsv.write_csv(table, buf, pcsv.WriteOptions(include_header=False))
-        self._fh.write(defects.insert_lines(buf.getvalue(), extra_lines, rng))
+        assert csv_body is not None
+        self._fh.write(csv_body)
 
     def close(self) -> None:
         if self.fmt == "parquet":
             self._pq.close()
         else:
             self._fh.close()
+
+
+@dataclass
+class ChunkOutput:
+    """One chunk, ready to append: corrupted tables (or rendered CSV), counts and truth."""
+
+    n_customers: int
+    rows: dict[str, int]
+    tables: dict[str, pa.Table]
+    schemas: dict[str, pa.Schema]
+    csv: dict[str, bytes | None]
+    stats: dict[str, defects.DefectStats]
+    customers_truth: pa.Table
+    orders_truth: pa.Table
+
+
+def build_chunk(config: SampleConfig, chunk: int) -> ChunkOutput:
+    """Simulates one chunk and injects its defects (runs in a worker process when parallel).
+
+    Everything random comes from ``SeedSequence([seed, chunk, stream])``, so the result does not
+    depend on the number of workers.
+    """
+    period = Period(config.end_date, config.days)
+    catalog = simulate.make_catalog(config.seed)
+    first = chunk * config.chunk_size
+    n = min(config.chunk_size, config.customers - first)
+    res = simulate.simulate_chunk(
+        config.seed, chunk, first, n, period, catalog, model.DEFAULT_PARAMS
+    )
+    schemas = {name: _schema(t) for name, t in res.tables.items()}
+    tables, chunk_stats = defects.inject(
+        res.tables,
+        config.defect_rate,
+        lambda name: simulate.rng_for(config.seed, chunk, DEFECTS * 100 + ENTITY_STREAM[name]),
+    )
+    csv: dict[str, bytes | None] = {}
+    n_mal: dict[str, int] = {}
+    rows: dict[str, int] = {}
+    for name in ENTITY_ORDER:
+        table = tables[name].cast(schemas[name])
+        tables[name] = table
+        csv[name], n_mal[name] = None, 0
+        if config.fmt == "csv":
+            mrng = simulate.rng_for(config.seed, chunk, MALFORMED * 100 + ENTITY_STREAM[name])
+            extra = defects.malformed_lines(table, config.defect_rate, mrng)
+            chunk_stats[name].rejected["malformed_csv_line"] += len(extra)
+            buf = io.BytesIO()
+            pcsv.write_csv(table, buf, pcsv.WriteOptions(include_header=False))
+            csv[name] = defects.insert_lines(buf.getvalue(), extra, mrng)
+            n_mal[name] = len(extra)
+        rows[name] = table.num_rows + n_mal[name]
+    if config.fmt == "csv":
+        tables = {}  # rendered already: do not ship the tables back to the main process
+    return ChunkOutput(
+        n, rows, tables, schemas, csv, chunk_stats, res.customers_truth, res.orders_truth
+    )
+
+
+def _ordered(pool, pending: deque, config: SampleConfig, n_chunks: int, window: int):
+    """Yields chunk outputs in chunk order with at most `window` chunks in flight."""
+    next_chunk = 0
+    while next_chunk < n_chunks or pending:
+        while next_chunk < n_chunks and len(pending) < window:
+            pending.append(pool.submit(build_chunk, config, next_chunk))
+            next_chunk += 1
+        yield pending.popleft().result()
 
 
 def _schema(table: pa.Table) -> pa.Schema:
@@ -123,54 +196,43 @@ def generate_sample(config: SampleConfig, progress: bool = True) -> dict[str, An
             if p.exists():
                 p.unlink()
     period = Period(config.end_date, config.days)
-    catalog = simulate.make_catalog(config.seed)
     writers: dict[str, _EntityWriter] = {}
     truth_writers: dict[str, pq.ParquetWriter] = {}
     stats = {name: defects.DefectStats() for name in ENTITY_ORDER}
-    n_chunks = -(-config.customers // CHUNK_SIZE)
-    n_orders = 0
+    n_chunks = -(-config.customers // config.chunk_size)
+    workers = max(1, min(config.workers, n_chunks))
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=config.customers, unit="customer", desc="sample shop", disable=None)
+    pool = None
     try:
-        for chunk in range(n_chunks):
-            first = chunk * CHUNK_SIZE
-            n = min(CHUNK_SIZE, config.customers - first)
-            res = simulate.simulate_chunk(
-                config.seed, chunk, first, n, n_orders, period, catalog, model.DEFAULT_PARAMS
-            )
-            n_orders += res.n_orders
+        if workers > 1:
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            pending: deque = deque()
+            results = _ordered(pool, pending, config, n_chunks, window=workers + 1)
+        else:
+            results = (build_chunk(config, c) for c in range(n_chunks))
+        for res in results:
             if not writers:
                 for name in ENTITY_ORDER:
                     path = out / f"{name}.{config.fmt}"
-                    writers[name] = _EntityWriter(path, config.fmt, _schema(res.tables[name]))
+                    writers[name] = _EntityWriter(path, config.fmt, res.schemas[name])
                 for tname, t in (("customers", res.customers_truth), ("orders", res.orders_truth)):
                     truth_writers[tname] = pq.ParquetWriter(
                         truth_dir / f"{tname}_truth.parquet", _schema(t), compression="snappy"
                     )
-            tables, chunk_stats = defects.inject(
-                res.tables,
-                config.defect_rate,
-                lambda name, c=chunk: simulate.rng_for(
-                    config.seed, c, DEFECTS * 100 + ENTITY_STREAM[name]
-                ),
-            )
             for name in ENTITY_ORDER:
-                stats[name].add(chunk_stats[name])
-                mrng = simulate.rng_for(config.seed, chunk, MALFORMED * 100 + ENTITY_STREAM[name])
-                extra: list[bytes] = []
-                if config.fmt == "csv":
-                    extra = defects.malformed_lines(tables[name], config.defect_rate, mrng)
-                    stats[name].rejected["malformed_csv_line"] += len(extra)
-                writers[name].write(tables[name], extra, mrng)
-            truth_writers["customers"].write_table(res.customers_truth.cast(
-                truth_writers["customers"].schema))
-            truth_writers["orders"].write_table(res.orders_truth.cast(truth_writers["orders"].schema))
+                stats[name].add(res.stats[name])
+                writers[name].write(res.tables.get(name), res.csv[name], res.rows[name])
+            for tname, t in (("customers", res.customers_truth), ("orders", res.orders_truth)):
+                truth_writers[tname].write_table(t.cast(truth_writers[tname].schema))
             if bar is not None:
-                bar.update(n)
+                bar.update(res.n_customers)
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         for w in writers.values():
             w.close()
         for tw in truth_writers.values():
@@ -184,7 +246,7 @@ def generate_sample(config: SampleConfig, progress: bool = True) -> dict[str, An
         "days": config.days,
         "start_date": period.start.isoformat(),
         "end_date": period.end.isoformat(),
-        "chunk_size": CHUNK_SIZE,
+        "chunk_size": config.chunk_size,
         "model_params": model.DEFAULT_PARAMS.to_dict(),
     }
     (truth_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")

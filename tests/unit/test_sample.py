@@ -31,7 +31,11 @@ MAIN_TS = {
 }
 NEGATIVE = {"amount", "discount_amount", "quantity", "unit_price"}
 RANGED = {"rating", "satisfaction"}
-KEYS = {"orders": ["order_id"], "order_items": ["order_id", "product_id"], "customers": ["customer_id"]}
+KEYS = {
+    "orders": ["order_id"],
+    "order_items": ["order_id", "product_id"],
+    "customers": ["customer_id"],
+}
 
 
 def _gen(tmp: Path, **kw) -> tuple[Path, dict]:
@@ -70,8 +74,10 @@ def _read_text(path: Path, entity: str) -> tuple[pd.DataFrame, int]:
     if path.suffix == ".parquet":
         df = pq.read_table(path).to_pandas()
         for c in cols:
-            df[c] = [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-                     for v in df[c].astype(object)]
+            df[c] = [
+                None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                for v in df[c].astype(object)
+            ]
         return df[cols], 0
     rows, malformed = [], 0
     with path.open(newline="") as fh:
@@ -100,11 +106,17 @@ def _reference_clean(d: Path, fmt: str) -> dict[str, dict]:
 
         for c in spec.columns:
             if c.not_null:
-                flag(df[c.name].isna() | (df[c.name].fillna("x").str.strip() == ""), f"missing_{c.name}")
+                flag(
+                    df[c.name].isna() | (df[c.name].fillna("x").str.strip() == ""),
+                    f"missing_{c.name}",
+                )
         for c in spec.columns:
             v = df[c.name]
             if c.sql_type == "TIMESTAMP":
-                bad = v.notna() & pd.to_datetime(v, errors="coerce", utc=True, format="ISO8601").isna()
+                bad = (
+                    v.notna()
+                    & pd.to_datetime(v, errors="coerce", utc=True, format="ISO8601").isna()
+                )
             elif c.sql_type in ("INTEGER", "DOUBLE") or c.sql_type.startswith("DECIMAL"):
                 bad = v.notna() & pd.to_numeric(v, errors="coerce").isna()
             else:
@@ -126,9 +138,13 @@ def _reference_clean(d: Path, fmt: str) -> dict[str, dict]:
         if ent == "order_items":
             flag(~df["order_id"].isin(loaded_orders), "orphan_order_item")
         kept = df[reason.isna().to_numpy()]
-        norm = kept.apply(lambda s: s.str.strip().str.lower() if s.name in spec.enums else s)
+        norm = kept.apply(lambda s, e=spec.enums: s.str.strip().str.lower() if s.name in e else s)
         dup = norm.duplicated(keep="first")
-        superseded = norm[~dup].duplicated(subset=KEYS.get(ent) or None, keep="last") if ent in KEYS else None
+        superseded = (
+            norm[~dup].duplicated(subset=KEYS.get(ent) or None, keep="last")
+            if ent in KEYS
+            else None
+        )
         if ent == "orders":
             loaded_orders = set(kept["order_id"])
         rejected = reason.dropna().value_counts().to_dict()
@@ -156,6 +172,15 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path: Path) -> None:
         assert da[f"events.{fmt}"] != dc[f"events.{fmt}"]
 
 
+def test_output_independent_of_worker_processes(tmp_path: Path) -> None:
+    kw = {"customers": 500, "days": 100, "chunk_size": 200, "fmt": "csv", "defect_rate": 0.0}
+    a, _ = _gen(tmp_path / "one", workers=1, **kw)
+    b, _ = _gen(tmp_path / "two", workers=2, **kw)
+    assert _digest(a) == _digest(b)
+    ids = pd.read_csv(a / "customers.csv", usecols=["customer_id"]).customer_id.dropna()
+    assert ids.nunique() == 500  # three chunks, every customer once
+
+
 def test_every_contract_entity_and_column(pq_sample, csv_sample) -> None:
     for d, fmt in ((pq_sample[0], "parquet"), (csv_sample[0], "csv")):
         for e in ENTITIES:
@@ -173,7 +198,9 @@ def test_parquet_types(pq_sample) -> None:
     schema = pq.read_schema(pq_sample[0] / "orders.parquet")
     assert str(schema.field("ordered_at").type) == "string"
     assert str(schema.field("amount").type) == "decimal128(18, 2)"
-    assert str(pq.read_schema(pq_sample[0] / "order_items.parquet").field("quantity").type) == "int32"
+    assert (
+        str(pq.read_schema(pq_sample[0] / "order_items.parquet").field("quantity").type) == "int32"
+    )
 
 
 @pytest.mark.parametrize("which", ["pq_sample", "csv_sample"])
@@ -188,13 +215,21 @@ def test_manifest_matches_reference_cleaning(which, request) -> None:
         assert got["rows_rejected"] == exp["rows_rejected"], ent
         assert got["rows_duplicate"] == exp["rows_duplicate"], ent
         assert exp["superseded"] == 0, ent
-        assert got["rows_loaded"] == got["rows_written"] - got["rows_rejected_total"] - got["rows_duplicate"]
+        assert (
+            got["rows_loaded"]
+            == got["rows_written"] - got["rows_rejected_total"] - got["rows_duplicate"]
+        )
         assert got["rows_rejected_total"] == sum(got["rows_rejected"].values())
         total_defects += got["rows_rejected_total"] + got["rows_duplicate"]
     # The test would be vacuous without defects: every reason kind must actually occur.
     assert total_defects > 100
     orders = manifest["entities"]["orders"]
-    for reason in ("negative_amount", "unparseable_ordered_at", "future_ordered_at", "unknown_status"):
+    for reason in (
+        "negative_amount",
+        "unparseable_ordered_at",
+        "future_ordered_at",
+        "unknown_status",
+    ):
         assert orders["rows_rejected"].get(reason, 0) > 0, reason
     assert manifest["entities"]["order_items"]["rows_rejected"]["orphan_order_item"] > 0
     assert orders["defects_not_rejected"]["casing_status"] > 0
@@ -223,8 +258,11 @@ def test_clean_timestamps_inside_period(pq_sample) -> None:
     lo = pd.Timestamp(manifest["start_date"]) - pd.Timedelta(days=1)
     hi = pd.Timestamp(manifest["end_date"]) + pd.Timedelta(days=1)
     for ent, col in MAIN_TS.items():
-        ts = pd.to_datetime(pq.read_table(d / f"{ent}.parquet").column(col).to_pandas(),
-                            errors="coerce", format="ISO8601").dt.tz_localize(None)
+        ts = pd.to_datetime(
+            pq.read_table(d / f"{ent}.parquet").column(col).to_pandas(),
+            errors="coerce",
+            format="ISO8601",
+        ).dt.tz_localize(None)
         ok = ts[ts.dt.year < 2099].dropna()
         assert ok.min() >= lo and ok.max() < hi, ent
 
