@@ -1,8 +1,9 @@
 """Benchmark of `churnwatch sample`: wall time, peak memory, label rate and AUCs.
 
-Each size is generated in a child process (``python -m churnwatch.sample``) so that its peak RSS
-(``resource.getrusage(RUSAGE_CHILDREN)``, the maximum over the children so far: give the sizes
-in increasing order) measures the generator alone. Then, from the ground
+Each size is generated in a child process (``python -m churnwatch.sample``). Memory: the peak
+RSS of the largest single process (``resource.getrusage(RUSAGE_CHILDREN)``, the maximum over
+the children so far: give the sizes in increasing order) and the peak of the summed RSS of the
+whole process tree (main + workers), sampled twice a second from /proc. Then, from the ground
 truth, at a few snapshots: the 30-day label rate of active customers, the ROC-AUC of
 days-since-last-order and the ROC-AUC of the true churn probability (the ceiling).
 
@@ -23,7 +24,29 @@ import time
 from pathlib import Path
 
 
-def run_one(customers: int, days: int, fmt: str, out: Path, seed: int) -> dict:
+def _tree_rss_mb(root: int) -> float:
+    """Sum of VmRSS of a process and all its descendants (Linux /proc), in MB."""
+    parent: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/status") as fh:
+                fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        except OSError:
+            continue
+        parent[int(d)] = int(fields["PPid"].strip())
+        rss[int(d)] = int(fields.get("VmRSS", "0 kB").split()[0])
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(c for c, p in parent.items() if p == pid)
+    return total / 1024
+
+
+def run_one(customers: int, days: int, fmt: str, out: Path, seed: int, workers: int) -> dict:
     """Generates one sample in a child process; returns time, peak RSS and row counts."""
     cmd = [
         sys.executable,
@@ -40,16 +63,25 @@ def run_one(customers: int, days: int, fmt: str, out: Path, seed: int) -> dict:
         "--seed",
         str(seed),
         "--no-progress",
+        "--workers",
+        str(workers),
     ]
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    tree_peak = 0.0
+    while proc.poll() is None:
+        tree_peak = max(tree_peak, _tree_rss_mb(proc.pid))
+        time.sleep(0.5)
     wall = time.perf_counter() - t0
+    if proc.returncode:
+        raise SystemExit(f"generation failed: {cmd}")
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     manifest = json.loads((out / "_manifest.json").read_text())
     rows = {k: v["rows_written"] for k, v in manifest["entities"].items()}
     return {
         "wall_s": wall,
         "peak_rss_mb": peak_kb / 1024,
+        "peak_tree_rss_mb": tree_peak,
         "rows": rows,
     }
 
@@ -100,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         help="output format (default: parquet)",
     )
     ap.add_argument("--seed", type=int, default=42, help="seed (default: 42)")
+    ap.add_argument("--workers", type=int, default=2, help="worker processes (default: 2)")
     ap.add_argument(
         "--out-root",
         type=Path,
@@ -120,10 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     perf_rows, qual_rows = [], []
     for n in args.sizes:
         out = args.out_root / f"n{n}_{args.fmt}"
-        r = run_one(n, args.days, args.fmt, out, args.seed)
+        r = run_one(n, args.days, args.fmt, out, args.seed, args.workers)
         total = sum(r["rows"].values())
         perf_rows.append(
-            f"| {n:,} | {args.days} | {args.fmt} | {r['wall_s']:.1f} | {r['peak_rss_mb']:.0f} | "
+            f"| {n:,} | {args.days} | {args.fmt} | {args.workers} | {r['wall_s']:.1f} | "
+            f"{r['peak_rss_mb']:.0f} | {r['peak_tree_rss_mb']:.0f} | "
             f"{r['rows']['orders']:,} | {r['rows']['events']:,} | {total:,} |"
         )
         print(
@@ -138,9 +172,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"{q['mean_p']:.3f} | {q['auc_recency']:.3f} | {q['auc_ceiling']:.3f} |"
                 )
     print(
-        "| customers | days | format | wall s | peak RSS MB | orders | events | rows, all files |"
+        "| customers | days | format | workers | wall s | peak RSS MB, largest process | "
+        "peak RSS MB, all processes (sampled 2/s) | orders | events | rows, all files |"
     )
-    print("|---:|---:|---|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(perf_rows))
     if qual_rows:
         print()
