@@ -139,7 +139,9 @@ def build_chunk(config: SampleConfig, chunk: int) -> ChunkOutput:
     n_mal: dict[str, int] = {}
     rows: dict[str, int] = {}
     for name in ENTITY_ORDER:
-        table = tables[name].cast(schemas[name])
+        # combine_chunks: the duplicates are spliced in as zero-copy slices, and pickling a
+        # slice to the main process would send its whole parent buffer, once per slice.
+        table = tables[name].cast(schemas[name]).combine_chunks()
         tables[name] = table
         csv[name], n_mal[name] = None, 0
         if config.fmt == "csv":
@@ -211,7 +213,7 @@ def generate_sample(config: SampleConfig, progress: bool = True) -> dict[str, An
         if workers > 1:
             pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
             pending: deque = deque()
-            results = _ordered(pool, pending, config, n_chunks, window=workers + 1)
+            results = _ordered(pool, pending, config, n_chunks, window=workers)
         else:
             results = (build_chunk(config, c) for c in range(n_chunks))
         for res in results:
