@@ -57,7 +57,6 @@ final as (
     select
         customer_id,
         snapshot_date,
-        next_completed_order_date,
         coalesce(
             next_completed_order_date >= snapshot_date + {{ var('churn_horizon_days') }},
             true
