@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +73,9 @@ def synthesize(out: Path, customers: int, weeks: int, seed: int, sessions_per_we
     cust = np.repeat(np.arange(customers), n_orders)
     oday = np.maximum(signup, 0)[cust] + (rng.random(len(cust)) * span[cust]).astype(int)
     ots = start + (oday * day_s + rng.integers(0, day_s, len(cust))).astype("timedelta64[s]")
-    status = rng.choice(np.array(["completed", "cancelled", "returned"]), len(cust), p=[0.9, 0.05, 0.05])
+    status = rng.choice(
+        np.array(["completed", "cancelled", "returned"]), len(cust), p=[0.9, 0.05, 0.05]
+    )
     pq.write_table(
         pa.table(
             {
@@ -84,7 +86,8 @@ def synthesize(out: Path, customers: int, weeks: int, seed: int, sessions_per_we
                 "status": status,
                 "discount_amount": np.where(rng.random(len(cust)) < 0.2, 5.0, 0.0),
                 "promised_delivery_at": ots + np.timedelta64(3 * day_s, "s"),
-                "delivered_at": ots + (rng.integers(1, 6, len(cust)) * day_s).astype("timedelta64[s]"),
+                "delivered_at": ots
+                + (rng.integers(1, 6, len(cust)) * day_s).astype("timedelta64[s]"),
             }
         ),
         out / "orders.parquet",
@@ -110,7 +113,9 @@ def synthesize(out: Path, customers: int, weeks: int, seed: int, sessions_per_we
                 "customer_id": ids[ecust],
                 "occurred_at": ets,
                 "event_type": etype,
-                "session_id": np.repeat(np.char.add("S", np.arange(len(scust)).astype("U10")), per),
+                "session_id": np.repeat(
+                    np.char.add("S", np.arange(len(scust)).astype("U10")), per
+                ),
                 "duration_seconds": rng.integers(5, 300, len(ecust)).astype(float),
             }
         ),
@@ -122,7 +127,9 @@ def synthesize(out: Path, customers: int, weeks: int, seed: int, sessions_per_we
                 "customer_id": ids,
                 "signup_at": start + (signup * day_s).astype("timedelta64[s]"),
                 "country": rng.choice(np.array(["de", "fr", "gb", "us"]), customers),
-                "acquisition_channel": rng.choice(np.array(["organic", "social", "email"]), customers),
+                "acquisition_channel": rng.choice(
+                    np.array(["organic", "social", "email"]), customers
+                ),
             }
         ),
         out / "customers.parquet",
@@ -136,7 +143,12 @@ def drop_last_week(data_dir: Path, out: Path) -> str:
 
     con = duckdb.connect()
     files = {p.name.split(".")[0]: p for p in data_dir.iterdir() if p.is_file()}
-    reader = lambda p: f"read_parquet('{p}')" if p.suffix == ".parquet" else f"read_csv('{p}', all_varchar=true)"  # noqa: E731
+
+    def reader(p: Path) -> str:
+        if p.suffix == ".parquet":
+            return f"read_parquet('{p}')"
+        return f"read_csv('{p}', all_varchar=true)"
+
     latest = max(
         con.sql(f"select max({col}::timestamp) from {reader(files[e])}").fetchall()[0][0]
         for e, col in MAIN_TIME.items()
@@ -149,7 +161,9 @@ def drop_last_week(data_dir: Path, out: Path) -> str:
         if name not in known:
             continue
         where = f"where {MAIN_TIME[name]}::timestamp < '{cut}'" if name in MAIN_TIME else ""
-        con.execute(f"copy (select * from {reader(path)} {where}) to '{out / (name + '.parquet')}'")
+        con.execute(
+            f"copy (select * from {reader(path)} {where}) to '{out / (name + '.parquet')}'"
+        )
     con.close()
     return cut
 
@@ -179,14 +193,37 @@ def build(data_dir: Path, db: Path, memory_limit: str) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", type=Path, help="Existing data directory (else synthesize).")
-    parser.add_argument("--customers", type=int, default=50_000, help="Synthesized customers (default %(default)s).")
-    parser.add_argument("--weeks", type=int, default=52, help="Synthesized history in weeks (default %(default)s).")
-    parser.add_argument("--sessions-per-week", type=float, default=1.0, help="Synthesized browsing sessions per active customer-week.")
+    parser.add_argument(
+        "--customers",
+        type=int,
+        default=50_000,
+        help="Synthesized customers (default %(default)s).",
+    )
+    parser.add_argument(
+        "--weeks", type=int, default=52, help="Synthesized history in weeks (default %(default)s)."
+    )
+    parser.add_argument(
+        "--sessions-per-week",
+        type=float,
+        default=1.0,
+        help="Synthesized browsing sessions per active customer-week.",
+    )
     parser.add_argument("--seed", type=int, default=0, help="Random seed of the synthesized shop.")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/churnwatch-bench"), help="Scratch directory (recreated).")
-    parser.add_argument("--memory-limit", default=os.environ.get("CHURNWATCH_MEMORY_LIMIT", "8GB"), help="DuckDB memory_limit (default %(default)s).")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("/tmp/churnwatch-bench"),
+        help="Scratch directory (recreated).",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        default=os.environ.get("CHURNWATCH_MEMORY_LIMIT", "8GB"),
+        help="DuckDB memory_limit (default %(default)s).",
+    )
     args = parser.parse_args()
 
     shutil.rmtree(args.work, ignore_errors=True)
@@ -206,22 +243,31 @@ def main() -> int:
     import duckdb
 
     con = duckdb.connect(str(args.work / "full.duckdb"), read_only=True)
-    rows = con.sql("select count(*), count(distinct snapshot_date), count(distinct customer_id) from customer_features").fetchall()[0]
+    rows = con.sql(
+        "select count(*), count(distinct snapshot_date), count(distinct customer_id) "
+        "from customer_features"
+    ).fetchall()[0]
     n_orders = con.sql("select count(*) from staging.stg_shop__orders").fetchall()[0][0]
     n_events = con.sql("select count(*) from staging.stg_shop__events").fetchall()[0][0]
     con.close()
     print(f"\ndata: {data}  (last week cut at {cut}); memory_limit {args.memory_limit}")
-    print(f"orders {n_orders}, events {n_events}; customer_features rows {rows[0]} "
-          f"({rows[1]} snapshots, {rows[2]} customers)")
+    print(
+        f"orders {n_orders}, events {n_events}; customer_features rows {rows[0]} "
+        f"({rows[1]} snapshots, {rows[2]} customers)"
+    )
     print(f"{'model':<36}{'full s':>10}{'base s':>10}{'incr s':>10}")
     for m in FEATURE_MODELS:
-        print(f"{m:<36}{full['models'].get(m, 0):>10.1f}{first['models'].get(m, 0):>10.1f}{incr['models'].get(m, 0):>10.1f}")
+        times = (full["models"].get(m, 0), first["models"].get(m, 0), incr["models"].get(m, 0))
+        print(f"{m:<36}" + "".join(f"{x:>10.1f}" for x in times))
     feat_full = sum(full["models"].get(m, 0) for m in FEATURE_MODELS)
     feat_incr = sum(incr["models"].get(m, 0) for m in FEATURE_MODELS)
     print(f"{'feature models total':<36}{feat_full:>10.1f}{'':>10}{feat_incr:>10.1f}")
-    print(f"{'churnwatch run (wall)':<36}{full['wall_s']:>10.1f}{first['wall_s']:>10.1f}{incr['wall_s']:>10.1f}")
-    print(f"incremental / full: feature models {feat_incr / feat_full:.2f}, "
-          f"whole run {incr['wall_s'] / full['wall_s']:.2f}")
+    walls = (full["wall_s"], first["wall_s"], incr["wall_s"])
+    print(f"{'churnwatch run (wall)':<36}" + "".join(f"{x:>10.1f}" for x in walls))
+    print(
+        f"incremental / full: feature models {feat_incr / feat_full:.2f}, "
+        f"whole run {incr['wall_s'] / full['wall_s']:.2f}"
+    )
     print(f"peak RSS of a build process: {peak_gb:.2f} GB")
     return 0
 

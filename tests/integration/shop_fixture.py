@@ -123,7 +123,9 @@ def make_shop(n_customers: int = 80, seed: int = 7) -> dict[str, pd.DataFrame]:
                     }
                 )
             if d % 7 == i % 7:
-                kind = rng.choice(["sent", "open", "click", "unsubscribe"], p=[0.6, 0.25, 0.13, 0.02])
+                kind = rng.choice(
+                    ["sent", "open", "click", "unsubscribe"], p=[0.6, 0.25, 0.13, 0.02]
+                )
                 emails.append(
                     {
                         "customer_id": cid,
@@ -164,7 +166,9 @@ def truncate(shop: dict[str, pd.DataFrame], cut: datetime) -> dict[str, pd.DataF
     orders = out["orders"]
     late = pd.to_datetime(orders["delivered_at"]) >= cut
     orders.loc[late, "delivered_at"] = None
-    out["order_items"] = out["order_items"][out["order_items"]["order_id"].isin(orders["order_id"])]
+    out["order_items"] = out["order_items"][
+        out["order_items"]["order_id"].isin(orders["order_id"])
+    ]
     tickets = out["support_tickets"]
     unresolved = pd.to_datetime(tickets["resolved_at"]) >= cut
     tickets.loc[unresolved, ["resolved_at", "satisfaction"]] = None

@@ -41,7 +41,10 @@ def _check_contract(db) -> None:
     catalog = _read(db, "select * from feature_catalog order by position")
     assert catalog["feature_name"].tolist() == names
     assert catalog["position"].tolist() == list(range(1, n + 1))
-    for table, date_col in (("training_examples", "snapshot_date"), ("scoring_examples", "as_of_date")):
+    for table, date_col in (
+        ("training_examples", "snapshot_date"),
+        ("scoring_examples", "as_of_date"),
+    ):
         cols = _read(db, f"describe {table}")
         types = dict(zip(cols["column_name"], cols["column_type"], strict=True))
         assert list(types)[: n + 2] == ["customer_id", date_col, *names], table
@@ -68,11 +71,15 @@ def test_features_and_labels_match_a_brute_force_recomputation(shop_build):
     feats = _read(db, "select * from customer_features")
     labels = _read(db, "select * from churn_labels")
     as_of = _read(db, "select as_of_date from intermediate.int_as_of_date")["as_of_date"][0]
-    orders = shop["orders"].assign(ordered_at=lambda d: pd.to_datetime(d["ordered_at"]),
-                                   delivered_at=lambda d: pd.to_datetime(d["delivered_at"]),
-                                   promised_delivery_at=lambda d: pd.to_datetime(d["promised_delivery_at"]))
-    tickets = shop["support_tickets"].assign(created_at=lambda d: pd.to_datetime(d["created_at"]),
-                                             resolved_at=lambda d: pd.to_datetime(d["resolved_at"]))
+    orders = shop["orders"].assign(
+        ordered_at=lambda d: pd.to_datetime(d["ordered_at"]),
+        delivered_at=lambda d: pd.to_datetime(d["delivered_at"]),
+        promised_delivery_at=lambda d: pd.to_datetime(d["promised_delivery_at"]),
+    )
+    tickets = shop["support_tickets"].assign(
+        created_at=lambda d: pd.to_datetime(d["created_at"]),
+        resolved_at=lambda d: pd.to_datetime(d["resolved_at"]),
+    )
     signup = pd.to_datetime(shop["customers"].set_index("customer_id")["signup_at"])
     completed = orders[orders["status"] == "completed"]
     bought = orders[orders["status"] != "cancelled"]
@@ -82,7 +89,11 @@ def test_features_and_labels_match_a_brute_force_recomputation(shop_build):
         t = pd.Timestamp(t)
         lo = t - timedelta(days=180)
         # eligibility, from the raw rows
-        active = set(completed[(completed["ordered_at"] >= lo) & (completed["ordered_at"] < t)]["customer_id"])
+        active = set(
+            completed[(completed["ordered_at"] >= lo) & (completed["ordered_at"] < t)][
+                "customer_id"
+            ]
+        )
         active |= set(signup[(signup >= lo) & (signup < t)].index)
         got = feats[feats["snapshot_date"] == t].set_index("customer_id")
         assert set(got.index) == active, t
@@ -90,22 +101,29 @@ def test_features_and_labels_match_a_brute_force_recomputation(shop_build):
             mine = bought[(bought["customer_id"] == cid) & (bought["ordered_at"] < t)]
             assert row["orders_30d"] == (mine["ordered_at"] >= t - timedelta(days=30)).sum()
             assert row["spend_90d"] == pytest.approx(
-                mine[mine["ordered_at"] >= t - timedelta(days=90)]["amount"].sum())
+                mine[mine["ordered_at"] >= t - timedelta(days=90)]["amount"].sum()
+            )
             last = mine["ordered_at"].max()
             expect = 365 if pd.isna(last) else min((t.normalize() - last.normalize()).days, 365)
             assert row["days_since_last_order"] == expect
             mine_t = tickets[(tickets["customer_id"] == cid) & (tickets["created_at"] < t)]
             open_ = mine_t["resolved_at"].isna() | (mine_t["resolved_at"] >= t)
             assert row["open_tickets"] == open_.sum()
-            late = orders[(orders["customer_id"] == cid) & (orders["status"] != "cancelled")
-                          & (orders["delivered_at"] < t)
-                          & (orders["delivered_at"] >= t - timedelta(days=90))
-                          & (orders["delivered_at"] > orders["promised_delivery_at"])]
+            late = orders[
+                (orders["customer_id"] == cid)
+                & (orders["status"] != "cancelled")
+                & (orders["delivered_at"] < t)
+                & (orders["delivered_at"] >= t - timedelta(days=90))
+                & (orders["delivered_at"] > orders["promised_delivery_at"])
+            ]
             assert row["late_deliveries_90d"] == len(late)
             if t + timedelta(days=30) <= pd.Timestamp(as_of):
                 lab = labels[(labels["customer_id"] == cid) & (labels["snapshot_date"] == t)]
-                nxt = completed[(completed["customer_id"] == cid) & (completed["ordered_at"] >= t)
-                                & (completed["ordered_at"] < t + timedelta(days=30))]
+                nxt = completed[
+                    (completed["customer_id"] == cid)
+                    & (completed["ordered_at"] >= t)
+                    & (completed["ordered_at"] < t + timedelta(days=30))
+                ]
                 assert lab["is_churned"].tolist() == [len(nxt) == 0]
             checked += 1
     assert checked > 100

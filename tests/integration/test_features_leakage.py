@@ -62,20 +62,33 @@ def test_as_of_features_equal_the_later_snapshot(builds):
     db_a, db_b, _ = builds
     cols = ", ".join(feature_names())
     a = _sorted(
-        _read(db_a, f"select customer_id, as_of_date as snapshot_date, {cols} from scoring_examples")
+        _read(
+            db_a, f"select customer_id, as_of_date as snapshot_date, {cols} from scoring_examples"
+        )
     )
     b = _sorted(
-        _read(db_b, f"select customer_id, snapshot_date, {cols} from customer_features "
-              f"where snapshot_date = '{CUT}'")
+        _read(
+            db_b,
+            f"select customer_id, snapshot_date, {cols} from customer_features "
+            f"where snapshot_date = '{CUT}'",
+        )
     )
     assert len(a) >= 20
     pd.testing.assert_frame_equal(a, b)
     # the cut leaves something to leak: every entity has activity known before T
-    for col in ("sessions_90d", "tickets_180d", "email_opens_90d", "reviews_180d",
-                "late_deliveries_90d", "categories_lifetime"):
+    for col in (
+        "sessions_90d",
+        "tickets_180d",
+        "email_opens_90d",
+        "reviews_180d",
+        "late_deliveries_90d",
+        "categories_lifetime",
+    ):
         assert b[col].sum() > 0, col
     # ... and something after T that the build at T must not see
-    later = _read(db_b, f"select count(*) as n from staging.stg_shop__orders where ordered_at >= '{CUT}'")
+    later = _read(
+        db_b, f"select count(*) as n from staging.stg_shop__orders where ordered_at >= '{CUT}'"
+    )
     assert later["n"][0] > 0
 
 
@@ -86,6 +99,10 @@ def test_incremental_build_equals_a_full_build(builds):
         c = _sorted(_read(db_c, f"select * from {table}"))
         assert len(b) > 0
         pd.testing.assert_frame_equal(b, c, check_like=False, obj=table)
-    b_scores = _read(db_b, "select * exclude (features) from scoring_examples order by customer_id")
-    c_scores = _read(db_c, "select * exclude (features) from scoring_examples order by customer_id")
+    b_scores = _read(
+        db_b, "select * exclude (features) from scoring_examples order by customer_id"
+    )
+    c_scores = _read(
+        db_c, "select * exclude (features) from scoring_examples order by customer_id"
+    )
     pd.testing.assert_frame_equal(b_scores, c_scores)
