@@ -1,0 +1,228 @@
+{#- The feature logic shared by customer_features (the weekly history) and scoring_examples (the
+    as-of date): docs/features.md explains every feature and its default. -#}
+
+{#- The per-day measures of int_customer_daily_activity, summed cumulatively in
+    int_customer_activity_cumulative. -#}
+{% macro cw_activity_measures() %}
+{{ return([
+    'completed_orders', 'purchases', 'spend', 'discount', 'coupon_orders', 'orders_placed',
+    'cancelled_orders', 'returned_orders', 'items', 'new_categories',
+    'gap_days_sum', 'gap_days_sq_sum', 'gaps',
+    'deliveries', 'late_deliveries', 'overdue_delivery_delta',
+    'sessions', 'active_days', 'browse_seconds', 'searches', 'product_views',
+    'cart_sessions', 'abandoned_cart_sessions',
+    'reviews', 'rating_sum', 'low_ratings',
+    'tickets', 'open_ticket_delta', 'satisfaction_sum', 'satisfaction_count',
+    'emails_sent', 'email_opens', 'email_clicks', 'unsubscribes',
+]) }}
+{% endmacro %}
+
+{#- Which trailing windows (days) each measure is needed over; every measure is also available
+    over all history before the snapshot (`<measure>_all`). -#}
+{% macro cw_window_spec() %}
+{{ return({
+    7: ['purchases', 'spend', 'sessions', 'active_days'],
+    30: ['purchases', 'spend', 'sessions', 'active_days', 'returned_orders', 'browse_seconds',
+         'searches', 'product_views', 'cart_sessions'],
+    90: ['purchases', 'spend', 'sessions', 'active_days', 'late_deliveries', 'tickets',
+         'cart_sessions', 'abandoned_cart_sessions', 'emails_sent', 'email_opens',
+         'email_clicks'],
+    180: ['purchases', 'spend', 'sessions', 'active_days', 'discount', 'coupon_orders',
+          'orders_placed', 'cancelled_orders', 'returned_orders', 'items', 'deliveries',
+          'late_deliveries', 'reviews', 'rating_sum', 'low_ratings', 'tickets',
+          'satisfaction_sum', 'satisfaction_count'],
+}) }}
+{% endmacro %}
+
+{#- x / y, or `default` where y is 0. -#}
+{% macro cw_ratio(x, y, default=0) -%}
+    case when ({{ y }}) > 0 then ({{ x }})::double / ({{ y }}) else {{ default }} end
+{%- endmacro %}
+
+{#- Last 30 days against the 60 before, per day, smoothed so that zeros stay finite:
+    (x_30d + 1) / (x_[90d,30d) / 2 + 1). 1 = steady, < 1 = slowing down. -#}
+{% macro cw_trend(m) -%}
+    ({{ m }}_30d + 1.0) / (({{ m }}_90d - {{ m }}_30d) / 2.0 + 1.0)
+{%- endmacro %}
+
+{#- Days from `date_expr` to the snapshot, capped at recency_cap_days; never seen = the cap. -#}
+{% macro cw_recency(date_expr) -%}
+    coalesce(least(snapshot_date - {{ date_expr }}, {{ var('recency_cap_days') }}),
+        {{ var('recency_cap_days') }})
+{%- endmacro %}
+
+{#- CTEs (each ending with a comma) that turn `pairs` (customer_id, snapshot_date: eligible
+    customers at their snapshots) into `features` (customer_id, snapshot_date, one DOUBLE
+    column per var('feature_names') in order). `activity` is int_customer_activity_cumulative
+    and `customers` int_customers_resolved. Only activity dated before the snapshot is read:
+    each window [T - w, T) is the cumulative total before T minus the one before T - w, found
+    with ASOF joins on the small per-customer daily table (no customer x snapshot x event join). -#}
+{% macro cw_feature_ctes(pairs, activity, customers) %}
+{%- set spec = cw_window_spec() %}
+windowed as (
+    select
+        {{ pairs }}.customer_id,
+        {{ pairs }}.snapshot_date,
+        -- all history before the snapshot
+        {%- for m in cw_activity_measures() %}
+        coalesce(at_t.cum_{{ m }}, 0) as {{ m }}_all,
+        {%- endfor %}
+        at_t.last_purchase_date,
+        at_t.last_session_date,
+        at_t.last_review_date,
+        at_t.last_ticket_date,
+        -- trailing windows [T - w, T)
+        {%- for w, measures in spec.items() %}
+        {%- for m in measures %}
+        coalesce(at_t.cum_{{ m }}, 0) - coalesce(before_{{ w }}d.cum_{{ m }}, 0) as {{ m }}_{{ w }}d,
+        {%- endfor %}
+        {%- endfor %}
+    from {{ pairs }}
+    {%- for w in spec %}
+    asof left join {{ activity }} as before_{{ w }}d
+        on {{ pairs }}.customer_id = before_{{ w }}d.customer_id
+        and {{ pairs }}.snapshot_date - {{ w }} > before_{{ w }}d.activity_date
+    {%- endfor %}
+    asof left join {{ activity }} as at_t
+        on {{ pairs }}.customer_id = at_t.customer_id
+        and {{ pairs }}.snapshot_date > at_t.activity_date
+),
+
+with_customer as (
+    select
+        windowed.*,
+        greatest(windowed.snapshot_date - {{ customers }}.signup_at::date, 0) as tenure_days,
+        {{ customers }}.gender,
+        {{ customers }}.birth_year,
+        {{ customers }}.country,
+        {{ customers }}.acquisition_channel,
+    from windowed
+    inner join {{ customers }} on windowed.customer_id = {{ customers }}.customer_id
+),
+
+computed as (
+    select
+        customer_id,
+        snapshot_date,
+        -- tenure
+        tenure_days,
+        (tenure_days < {{ var('new_customer_days') }})::integer as is_new_customer,
+        -- recency (capped; never seen = the cap)
+        {{ cw_recency('last_purchase_date') }} as days_since_last_order,
+        {{ cw_recency('last_session_date') }} as days_since_last_session,
+        {{ cw_recency('last_review_date') }} as days_since_last_review,
+        {{ cw_recency('last_ticket_date') }} as days_since_last_ticket,
+        -- activity over windows
+        {%- for w in (7, 30, 90, 180) %}
+        purchases_{{ w }}d as orders_{{ w }}d,
+        spend_{{ w }}d,
+        sessions_{{ w }}d,
+        active_days_{{ w }}d,
+        {%- endfor %}
+        purchases_all as orders_lifetime,
+        spend_all as spend_lifetime,
+        -- trends: last 30 days vs the 60 before
+        {{ cw_trend('purchases') }} as orders_trend,
+        {{ cw_trend('spend') }} as spend_trend,
+        {{ cw_trend('sessions') }} as sessions_trend,
+        {{ cw_trend('active_days') }} as active_days_trend,
+        -- gaps between purchase days; no repeat purchase yet: the usual gap is the active window
+        {{ cw_ratio('gap_days_sum_all', 'gaps_all', var('active_window_days')) }}
+            as order_gap_mean_days,
+        case when gaps_all > 0 then sqrt(greatest(
+            gap_days_sq_sum_all / gaps_all - pow(gap_days_sum_all / gaps_all, 2), 0))
+        else 0 end as order_gap_std_days,
+        -- tenure-scaled rates (per 30 days, tenure at least 30 days)
+        orders_lifetime * 30.0 / greatest(tenure_days, 30) as orders_per_30d_tenure,
+        spend_lifetime * 30.0 / greatest(tenure_days, 30) as spend_per_30d_tenure,
+        -- baskets
+        {{ cw_ratio('spend_180d', 'purchases_180d') }} as avg_basket_value_180d,
+        {{ cw_ratio('spend_all', 'purchases_all') }} as avg_basket_value_lifetime,
+        {{ cw_ratio('items_180d', 'purchases_180d') }} as items_per_order_180d,
+        {{ cw_ratio('discount_180d', 'spend_180d + discount_180d') }} as discount_share_180d,
+        {{ cw_ratio('coupon_orders_180d', 'purchases_180d') }} as coupon_order_share_180d,
+        {{ cw_ratio('cancelled_orders_180d', 'orders_placed_180d') }} as cancel_rate_180d,
+        -- returns over orders placed in [T-180, T-30): a return is recorded later than the
+        -- order, so the last 30 days' orders have not settled yet
+        {{ cw_ratio('returned_orders_180d - returned_orders_30d',
+                    'purchases_180d - purchases_30d') }} as return_rate_180d,
+        -- deliveries (known once delivered)
+        late_deliveries_90d,
+        {{ cw_ratio('late_deliveries_180d', 'deliveries_180d') }} as late_delivery_rate_180d,
+        overdue_delivery_delta_all as open_overdue_deliveries,
+        -- reviews (no rating: neutral 3)
+        reviews_180d,
+        {{ cw_ratio('rating_sum_180d', 'reviews_180d', 3) }} as avg_rating_180d,
+        low_ratings_180d,
+        -- support (open = created before T, not resolved before T; no score: neutral 3)
+        tickets_90d,
+        tickets_180d,
+        open_ticket_delta_all as open_tickets,
+        {{ cw_ratio('satisfaction_sum_180d', 'satisfaction_count_180d', 3) }}
+            as avg_satisfaction_180d,
+        -- browsing
+        browse_seconds_30d / 60.0 as browse_minutes_30d,
+        searches_30d,
+        product_views_30d,
+        cart_sessions_30d,
+        {{ cw_ratio('abandoned_cart_sessions_90d', 'cart_sessions_90d') }}
+            as cart_abandonment_rate_90d,
+        -- email
+        emails_sent_90d,
+        email_opens_90d,
+        email_clicks_90d,
+        least({{ cw_ratio('email_opens_90d', 'emails_sent_90d') }}, 1) as email_open_rate_90d,
+        (unsubscribes_all > 0)::integer as is_unsubscribed,
+        new_categories_all as categories_lifetime,
+        -- demographics (unknown age: 0 with has_age = 0)
+        case when birth_year between 1900 and year(snapshot_date)
+            then year(snapshot_date) - birth_year else 0 end as age_years,
+        coalesce(birth_year between 1900 and year(snapshot_date), false)::integer as has_age,
+        {{ cw_one_hot('gender', 'gender') }}
+        {{ cw_one_hot('country', 'country') }}
+        {{ cw_one_hot('channel', 'acquisition_channel') }}
+    from with_customer
+),
+
+features as (
+    select
+        customer_id,
+        snapshot_date,
+        {%- for name in var('feature_names') %}
+        {%- if name == 'overdue_ratio' %}
+        (days_since_last_order / order_gap_mean_days)::double as overdue_ratio,
+        {%- else %}
+        {{ name }}::double as {{ name }},
+        {%- endif %}
+        {%- endfor %}
+    from computed
+),
+{% endmacro %}
+
+{#- One 0/1 column per `<prefix>_<value>` in var('feature_names'); `<prefix>_other` is 1 for any
+    other value, NULL included. Each line ends with a comma. -#}
+{% macro cw_one_hot(prefix, column) %}
+{%- set values = [] %}
+{%- for name in var('feature_names') %}
+{%- if name.startswith(prefix ~ '_') and name != prefix ~ '_other' %}
+{%- do values.append(name[prefix | length + 1:]) %}
+{%- endif %}
+{%- endfor %}
+{%- for v in values %}
+        coalesce({{ column }} = '{{ v }}', false)::integer as {{ prefix }}_{{ v }},
+{%- endfor %}
+{%- if (prefix ~ '_other') in var('feature_names') %}
+        coalesce({{ column }} not in ('{{ values | join("', '") }}'), true)::integer
+            as {{ prefix }}_other,
+{%- endif %}
+{% endmacro %}
+
+{#- `[f1, f2, ...]::FLOAT[N]` over var('feature_names'), optionally qualified by `relation`. -#}
+{% macro cw_feature_array(relation=none) -%}
+    {%- set names = var('feature_names') -%}
+    [
+        {%- for name in names -%}
+        {{ relation ~ '.' if relation else '' }}{{ name }}{{ ', ' if not loop.last }}
+        {%- endfor -%}
+    ]::float[{{ names | length }}]
+{%- endmacro %}

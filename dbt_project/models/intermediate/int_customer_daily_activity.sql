@@ -1,0 +1,257 @@
+{{ config(materialized='table') }}
+{#- One row per customer and day on which something about the customer became known: every
+    fact is dated by the day it could first have been seen (an order by ordered_at, a delivery
+    by delivered_at, a ticket's satisfaction by resolved_at), so "known before snapshot T" is
+    simply `activity_date < T`. Two-timestamp states (open tickets, overdue deliveries) are
+    stored as +1 / -1 deltas whose running sum is the state. Measures: cw_activity_measures(). -#}
+with
+
+orders as (
+    select * from {{ ref('stg_shop__orders') }}
+),
+
+order_items as (
+    select * from {{ ref('stg_shop__order_items') }}
+),
+
+events as (
+    select * from {{ ref('stg_shop__events') }}
+),
+
+reviews as (
+    select * from {{ ref('stg_shop__reviews') }}
+),
+
+support_tickets as (
+    select * from {{ ref('stg_shop__support_tickets') }}
+),
+
+email_events as (
+    select * from {{ ref('stg_shop__email_events') }}
+),
+
+-- orders: a purchase is an order that was not cancelled (completed or later returned: the
+-- return is a later status change, unknown at the order's time); the churn definition itself
+-- uses completed orders only (completed_orders).
+order_days as (
+    select
+        customer_id,
+        ordered_at::date as activity_date,
+        count(*) filter (where status = 'completed') as completed_orders,
+        count(*) filter (where status <> 'cancelled') as purchases,
+        coalesce(sum(amount) filter (where status <> 'cancelled'), 0) as spend,
+        coalesce(sum(discount_amount) filter (where status <> 'cancelled'), 0) as discount,
+        count(*) filter (where status <> 'cancelled' and coupon_code is not null) as coupon_orders,
+        count(*) as orders_placed,
+        count(*) filter (where status = 'cancelled') as cancelled_orders,
+        count(*) filter (where status = 'returned') as returned_orders,
+        1 as active_days,
+    from orders
+    group by all
+),
+
+purchase_gaps as (
+    select
+        customer_id,
+        activity_date,
+        activity_date - lag(activity_date) over (
+            partition by customer_id order by activity_date
+        ) as gap_days,
+    from order_days
+    where purchases > 0
+),
+
+gap_days as (
+    select
+        customer_id,
+        activity_date,
+        gap_days::double as gap_days_sum,
+        (gap_days * gap_days)::double as gap_days_sq_sum,
+        1 as gaps,
+    from purchase_gaps
+    where gap_days is not null
+),
+
+purchased_items as (
+    select
+        orders.customer_id,
+        orders.ordered_at::date as activity_date,
+        order_items.quantity,
+        order_items.category,
+    from order_items
+    inner join orders on order_items.order_id = orders.order_id
+    where orders.status <> 'cancelled'
+),
+
+item_days as (
+    select
+        customer_id,
+        activity_date,
+        sum(quantity) as items,
+    from purchased_items
+    group by all
+),
+
+-- the day a customer first bought a category: summing these gives distinct categories so far
+category_days as (
+    select
+        customer_id,
+        first_date as activity_date,
+        count(*) as new_categories,
+    from (
+        select customer_id, category, min(activity_date) as first_date
+        from purchased_items
+        where category is not null
+        group by all
+    )
+    group by all
+),
+
+-- deliveries are known on the day they happen, never earlier
+delivery_days as (
+    select
+        customer_id,
+        delivered_at::date as activity_date,
+        count(*) as deliveries,
+        count(*) filter (where delivered_at > promised_delivery_at) as late_deliveries,
+    from orders
+    where delivered_at is not null and status <> 'cancelled'
+    group by all
+),
+
+-- an overdue delivery is open from the promised day until the day it is delivered
+overdue_deltas as (
+    select
+        customer_id,
+        promised_delivery_at::date as activity_date,
+        1 as overdue_delivery_delta,
+    from orders
+    where
+        promised_delivery_at is not null
+        and status <> 'cancelled'
+        and (delivered_at is null or delivered_at > promised_delivery_at)
+    union all
+    select
+        customer_id,
+        delivered_at::date as activity_date,
+        -1 as overdue_delivery_delta,
+    from orders
+    where
+        promised_delivery_at is not null
+        and status <> 'cancelled'
+        and delivered_at > promised_delivery_at
+),
+
+-- events: a session is a session_id on one day (events without one: one session per day)
+event_sessions as (
+    select
+        customer_id,
+        occurred_at::date as activity_date,
+        coalesce(session_id, '') as session_key,
+        coalesce(sum(duration_seconds), 0) as browse_seconds,
+        count(*) filter (where event_type = 'search') as searches,
+        count(*) filter (where event_type = 'product_view') as product_views,
+        bool_or(event_type = 'add_to_cart') as has_cart,
+        bool_or(event_type = 'checkout') as has_checkout,
+    from events
+    group by all
+),
+
+session_days as (
+    select
+        customer_id,
+        activity_date,
+        count(*) as sessions,
+        sum(browse_seconds) as browse_seconds,
+        sum(searches) as searches,
+        sum(product_views) as product_views,
+        count(*) filter (where has_cart) as cart_sessions,
+        count(*) filter (where has_cart and not has_checkout) as abandoned_cart_sessions,
+        1 as active_days,
+    from event_sessions
+    group by all
+),
+
+review_days as (
+    select
+        customer_id,
+        created_at::date as activity_date,
+        count(*) as reviews,
+        sum(rating) as rating_sum,
+        count(*) filter (where rating <= 2) as low_ratings,
+    from reviews
+    group by all
+),
+
+-- a ticket is open from the day it is created until the day it is resolved; its satisfaction
+-- is known once it is resolved
+ticket_days as (
+    select
+        customer_id,
+        created_at::date as activity_date,
+        count(*) as tickets,
+        count(*) as open_ticket_delta,
+    from support_tickets
+    group by all
+),
+
+ticket_resolutions as (
+    select
+        customer_id,
+        greatest(resolved_at, created_at)::date as activity_date,
+        -count(*) as open_ticket_delta,
+        coalesce(sum(satisfaction), 0) as satisfaction_sum,
+        count(satisfaction) as satisfaction_count,
+    from support_tickets
+    where resolved_at is not null
+    group by all
+),
+
+email_days as (
+    select
+        customer_id,
+        occurred_at::date as activity_date,
+        count(*) filter (where event_type = 'sent') as emails_sent,
+        count(*) filter (where event_type = 'open') as email_opens,
+        count(*) filter (where event_type = 'click') as email_clicks,
+        count(*) filter (where event_type = 'unsubscribe') as unsubscribes,
+    from email_events
+    group by all
+),
+
+unioned as (
+    select * from order_days
+    union all by name select * from gap_days
+    union all by name select * from item_days
+    union all by name select * from category_days
+    union all by name select * from delivery_days
+    union all by name select * from overdue_deltas
+    union all by name select * from session_days
+    union all by name select * from review_days
+    union all by name select * from ticket_days
+    union all by name select * from ticket_resolutions
+    union all by name select * from email_days
+),
+
+final as (
+    select
+        -- grain
+        customer_id,
+        activity_date,
+        -- measures (a day counts once as active however many sources saw it)
+        {%- for m in cw_activity_measures() %}
+        {%- if m == 'active_days' %}
+        coalesce(max(active_days), 0)::integer as active_days,
+        {%- elif m in ('spend', 'discount') %}
+        coalesce(sum({{ m }}), 0)::decimal(18, 2) as {{ m }},
+        {%- elif m in ('browse_seconds', 'gap_days_sum', 'gap_days_sq_sum') %}
+        coalesce(sum({{ m }}), 0)::double as {{ m }},
+        {%- else %}
+        coalesce(sum({{ m }}), 0)::bigint as {{ m }},
+        {%- endif %}
+        {%- endfor %}
+    from unioned
+    group by customer_id, activity_date
+)
+
+select * from final

@@ -1,0 +1,8 @@
+"""Fixtures for integration tests: a temporary data directory and database per test."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
