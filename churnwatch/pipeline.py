@@ -10,6 +10,8 @@ import shutil
 import time
 from pathlib import Path
 
+import duckdb
+
 from churnwatch.config import RunSettings
 from churnwatch.dbt_runner import run_dbt
 from churnwatch.ingest import ingest
@@ -19,6 +21,24 @@ log = logging.getLogger(__name__)
 
 def _building_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".building")
+
+
+def _has_active_model(db_path: Path) -> bool:
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        found = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'main' and table_name = 'model_registry'"
+        ).fetchall()[0][0]
+        if not found:
+            return False
+        return bool(
+            con.execute(
+                "select count(*) from main.model_registry where status = 'active'"
+            ).fetchall()[0][0]
+        )
+    finally:
+        con.close()
 
 
 def run_pipeline(data_dir: Path | str, db_path: Path | str, settings: RunSettings) -> Path:
@@ -41,8 +61,13 @@ def run_pipeline(data_dir: Path | str, db_path: Path | str, settings: RunSetting
     try:
         log.info("ingesting %s", data_dir)
         ingest(building, data_dir)
-        log.info("dbt build")
-        run_dbt("build", building, dbt_vars=settings.dbt_vars())
+        log.info("dbt build (staging, features, labels)")
+        run_dbt("build", building, dbt_vars=settings.dbt_vars(), exclude="tag:scoring")
+        if _has_active_model(building):
+            log.info("dbt build (scoring)")
+            run_dbt("build", building, dbt_vars=settings.dbt_vars(), select="tag:scoring")
+        else:
+            log.warning("no active model yet: skipping churn_scores (run `churnwatch train`)")
         os.replace(building, db_path)
     except BaseException:
         building.unlink(missing_ok=True)
