@@ -79,7 +79,8 @@ def add_subcommands(subparsers: Any) -> None:
 
     p = subparsers.add_parser("models", help="list, promote or roll back registered models",
                               description="Manage main.model_registry.")
-    sub = p.add_subparsers(dest="models_command", metavar="{list,promote,rollback}", required=True)
+    sub = p.add_subparsers(dest="models_command", metavar="{list,promote,rollback}",
+                           required=True, help="what to do with the registry")
     q = sub.add_parser("list", help="list registered models", description="List registered models.")
     _add_db(q)
     q.set_defaults(func=_models_list)
@@ -196,7 +197,8 @@ def _models_rollback(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """A stand-alone parser with these subcommands (for `python -m models_py`)."""
     parser = argparse.ArgumentParser(prog="python -m models_py", description="churnwatch models")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                       help="train | evaluate | models")
     add_subcommands(subparsers)
     return parser
 
