@@ -319,6 +319,7 @@ def _fit(
         _dataset(X, y, w, bs, shuffle_seed=config.seed),
         epochs=epochs,
         validation_data=_dataset(Xv, yv, None, 65536),
+        shuffle=False,  # the dataset shuffles itself (seeded)
         verbose=0,
         callbacks=callbacks,
     )
