@@ -50,7 +50,7 @@ def add_subcommands(subparsers: Any) -> None:
                    help="comma-separated algorithms among logreg,mlp (default logreg,mlp)")
     p.add_argument("--max-epochs", type=int, default=15,
                    help="epoch limit of the final fits; early stopping on validation (default 15)")
-    p.add_argument("--batch-size", type=int, default=4096, help="largest batch size (default 4096)")
+    p.add_argument("--batch-size", type=int, default=8192, help="largest batch size (default 8192)")
     p.add_argument("--val-snapshots", type=int, default=2, help="validation snapshots (default 2)")
     p.add_argument("--test-snapshots", type=int, default=1,
                    help="test snapshots, the latest ones (default 1)")

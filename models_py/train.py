@@ -61,6 +61,7 @@ class TrainConfig:
         algorithms: Which of ALGORITHMS to train.
         max_epochs: Epoch limit of the final fits (early stopping on validation PR-AUC).
         patience: Early-stopping patience in epochs.
+        min_delta: Smallest validation PR-AUC gain that counts as an improvement.
         batch_size: Largest batch size (smaller data gets smaller batches).
         val_snapshots: Number of validation snapshots.
         test_snapshots: Number of test snapshots (the latest ones).
@@ -78,13 +79,14 @@ class TrainConfig:
     algorithms: tuple[str, ...] = ALGORITHMS
     max_epochs: int = 15
     patience: int = 2
-    batch_size: int = 4096
+    batch_size: int = 8192
     val_snapshots: int = 2
     test_snapshots: int = 1
     search: bool = True
     search_folds: int = 2
-    search_epochs: int = 4
-    search_max_rows: int = 200_000
+    search_epochs: int = 3
+    search_max_rows: int = 100_000
+    min_delta: float = 1e-3
     threads: int = 0
     policy: ThresholdPolicy = field(default_factory=ThresholdPolicy)
 
@@ -307,7 +309,8 @@ def _fit(
         metrics=[keras.metrics.AUC(curve="PR", from_logits=True, name="pr_auc")],
     )
     stop = keras.callbacks.EarlyStopping(
-        monitor="val_pr_auc", mode="max", patience=config.patience, restore_best_weights=True
+        monitor="val_pr_auc", mode="max", patience=config.patience,
+        min_delta=config.min_delta, restore_best_weights=True,
     )
     callbacks: list[Any] = [stop]
     if log is not None:
