@@ -30,22 +30,43 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rows", type=int, default=1_000_000,
-                   help="synthetic training rows (in the train part of the split; default 1,000,000)")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--rows",
+        type=int,
+        default=1_000_000,
+        help="synthetic training rows (in the train part of the split; default 1,000,000)",
+    )
     p.add_argument("--features", type=int, default=60, help="synthetic feature count (default 60)")
-    p.add_argument("--snapshots", type=int, default=52, help="synthetic weekly snapshots (default 52)")
-    p.add_argument("--db", metavar="PATH", default=None,
-                   help="use this DuckDB file's main.training_examples instead of synthetic data")
-    p.add_argument("--register", action="store_true",
-                   help="with --db: also register the model and write artifacts")
-    p.add_argument("--artifacts", metavar="DIR", default=None,
-                   help="artifacts root for --register (default: $CHURNWATCH_ARTIFACTS or ./artifacts)")
+    p.add_argument(
+        "--snapshots", type=int, default=52, help="synthetic weekly snapshots (default 52)"
+    )
+    p.add_argument(
+        "--db",
+        metavar="PATH",
+        default=None,
+        help="use this DuckDB file's main.training_examples instead of synthetic data",
+    )
+    p.add_argument(
+        "--register",
+        action="store_true",
+        help="with --db: also register the model and write artifacts",
+    )
+    p.add_argument(
+        "--artifacts",
+        metavar="DIR",
+        default=None,
+        help="artifacts root for --register (default: $CHURNWATCH_ARTIFACTS or ./artifacts)",
+    )
     p.add_argument("--horizon-days", type=int, default=30, help="churn horizon (default 30)")
     p.add_argument("--algorithms", default="logreg,mlp", help="algorithms (default logreg,mlp)")
     p.add_argument("--max-epochs", type=int, default=15, help="final-fit epoch limit (default 15)")
     p.add_argument("--no-search", action="store_true", help="skip the hyperparameter search")
-    p.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0 = default)")
+    p.add_argument(
+        "--threads", type=int, default=0, help="TensorFlow intra-op threads (0 = default)"
+    )
     p.add_argument("--seed", type=int, default=42, help="seed (default 42)")
     p.add_argument("--json", metavar="FILE", default=None, help="also write the results as JSON")
     return p.parse_args(argv)
@@ -92,12 +113,16 @@ def main(argv: list[str] | None = None) -> int:
         if "skipped" not in base:
             rows["recency"] = base
         for name, t in rows.items():
-            print(f"{name:<12} {_f(t['roc_auc']):>8} {_f(t['pr_auc']):>8} "
-                  f"{_f(t['top_10pct']['lift']):>9} {_f(t['top_10pct']['capture']):>12}")
+            print(
+                f"{name:<12} {_f(t['roc_auc']):>8} {_f(t['pr_auc']):>8} "
+                f"{_f(t['top_10pct']['lift']):>9} {_f(t['top_10pct']['capture']):>12}"
+            )
         if "skipped" in base:
             print(f"recency baseline skipped: {base['skipped']}")
-        print(f"selected: {m['selected']}; test rows {m['rows']['test']}; "
-              f"train rows {m['rows']['train']}; load {t_load:.1f}s; total {t_total:.1f}s")
+        print(
+            f"selected: {m['selected']}; test rows {m['rows']['test']}; "
+            f"train rows {m['rows']['train']}; load {t_load:.1f}s; total {t_total:.1f}s"
+        )
         result.update({"db": args.db, "test": rows, "rows": m["rows"], "seconds": t_total})
     else:
         # train snapshots = snapshots - test - gap - val - gap; gap = ceil(h / 7) - 1 snapshots
@@ -116,25 +141,44 @@ def main(argv: list[str] | None = None) -> int:
                 synthetic.write_training_examples(con, table, names)
             del table
             t_gen = time.perf_counter() - t0
-            log(f"generated {customers * args.snapshots} rows x {args.features} features "
-                f"({customers} customers x {args.snapshots} snapshots) in {t_gen:.1f}s")
+            log(
+                f"generated {customers * args.snapshots} rows x {args.features} features "
+                f"({customers} customers x {args.snapshots} snapshots) in {t_gen:.1f}s"
+            )
             t0 = time.perf_counter()
             res = train.train_and_register(db, config, artifacts=os.path.join(tmp, "art"), log=log)
             t_total = time.perf_counter() - t0
         m = res.record.metrics
         print()
-        print(f"train rows: {m['rows']['train']}; features: {args.features}; "
-              f"total rows: {customers * args.snapshots}")
-        print(f"wall time train_and_register: {t_total:.1f}s "
-              f"({t_total / m['rows']['train'] * 1e6:.1f}s per 1M training rows)")
+        print(
+            f"train rows: {m['rows']['train']}; features: {args.features}; "
+            f"total rows: {customers * args.snapshots}"
+        )
+        print(
+            f"wall time train_and_register: {t_total:.1f}s "
+            f"({t_total / m['rows']['train'] * 1e6:.1f}s per 1M training rows)"
+        )
         for name, r in m["algorithms"].items():
-            print(f"  {name}: {r['seconds']:.1f}s, {r['epochs']} epochs, val PR-AUC "
-                  f"{_f(r['val_pr_auc'])}, test PR-AUC {_f(r['test']['pr_auc'])}, "
-                  f"ROC-AUC {_f(r['test']['roc_auc'])}")
+            print(
+                f"  {name}: {r['seconds']:.1f}s, {r['epochs']} epochs, val PR-AUC "
+                f"{_f(r['val_pr_auc'])}, test PR-AUC {_f(r['test']['pr_auc'])}, "
+                f"ROC-AUC {_f(r['test']['roc_auc'])}"
+            )
         print(f"  selected {m['selected']}; parity {m['parity_max_abs_diff']:.1e}")
-        result.update({"rows": m["rows"], "seconds": t_total, "algorithms": {
-            n: {"seconds": r["seconds"], "epochs": r["epochs"], "test_pr_auc": r["test"]["pr_auc"]}
-            for n, r in m["algorithms"].items()}})
+        result.update(
+            {
+                "rows": m["rows"],
+                "seconds": t_total,
+                "algorithms": {
+                    n: {
+                        "seconds": r["seconds"],
+                        "epochs": r["epochs"],
+                        "test_pr_auc": r["test"]["pr_auc"],
+                    }
+                    for n, r in m["algorithms"].items()
+                },
+            }
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, default=str))
     return 0

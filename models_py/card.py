@@ -42,9 +42,7 @@ def render(outcome: Any, registration: Any, plot_files: list[Path]) -> str:
         "",
         "```",
     ]
-    table: dict[str, dict[str, Any]] = {
-        name: r["test"] for name, r in m["algorithms"].items()
-    }
+    table: dict[str, dict[str, Any]] = {name: r["test"] for name, r in m["algorithms"].items()}
     table[f"{outcome.algorithm} (exported)"] = m["test"]
     base = m["baseline_days_since_last_order"]
     if "skipped" not in base:
@@ -83,14 +81,18 @@ def render(outcome: Any, registration: Any, plot_files: list[Path]) -> str:
         "|---|---|---|---|",
     ]
     for i, (name, med) in enumerate(zip(outcome.feature_names, outcome.feature_medians), 1):
-        lines.append(f"| {i} | {name} | {med:g} | {'yes' if name in outcome.log_features else ''} |")
+        lines.append(
+            f"| {i} | {name} | {med:g} | {'yes' if name in outcome.log_features else ''} |"
+        )
     lines += ["", "## Hyperparameter search", ""]
     for name, r in m["algorithms"].items():
         if not r["search"]:
             lines.append(f"- {name}: no search (one config or too few snapshots); {r['params']}")
         for s in r["search"]:
             folds = ", ".join(f"{v:.4f}" for v in s["fold_pr_auc"])
-            lines.append(f"- {name} {s['params']}: fold PR-AUC {folds} (mean {_f(s['mean_pr_auc'])})")
+            lines.append(
+                f"- {name} {s['params']}: fold PR-AUC {folds} (mean {_f(s['mean_pr_auc'])})"
+            )
     lines += ["", "## Plots", ""]
     lines += [f"![{p.stem}]({p.name})" for p in plot_files]
     lines += [
@@ -99,7 +101,8 @@ def render(outcome: Any, registration: Any, plot_files: list[Path]) -> str:
         "",
         "- Probabilities are calibrated on the validation snapshots; calibration drifts when "
         "the churn rate changes. Re-train when `churnwatch evaluate` shows a rising ECE.",
-        "- The test set is the latest labelled snapshot(s) only; its metrics carry sampling noise.",
+        "- The test set is the latest labelled snapshot(s) only; its metrics carry sampling "
+        "noise.",
         "",
     ]
     return "\n".join(lines)

@@ -76,7 +76,9 @@ def feature_names_from_db(con: duckdb.DuckDBPyConnection) -> list[str]:
         DataError: The catalog is missing, empty, or its positions are not 1..N.
     """
     try:
-        rows = con.execute(f"select position, feature_name from {CATALOG} order by position").fetchall()
+        rows = con.execute(
+            f"select position, feature_name from {CATALOG} order by position"
+        ).fetchall()
     except duckdb.CatalogException as exc:
         raise DataError(f"{CATALOG} does not exist: build the feature marts first") from exc
     if not rows:
@@ -112,9 +114,7 @@ def load_training_examples(
     """
     names = list(feature_names) if feature_names is not None else feature_names_from_db(con)
     try:
-        columns = {
-            r[0]: r[1] for r in con.execute(f"describe {TABLE}").fetchall()
-        }
+        columns = {r[0]: r[1] for r in con.execute(f"describe {TABLE}").fetchall()}
     except duckdb.CatalogException as exc:
         raise DataError(f"{TABLE} does not exist: build the feature marts first") from exc
     required = ["customer_id", "snapshot_date", "features", "is_churned"]
@@ -148,7 +148,9 @@ def _examples_from_arrow(table: pa.Table, names: list[str]) -> Examples:
     bad = ~np.isfinite(X)
     if bad.any():
         cols = [names[i] for i in np.flatnonzero(bad.any(axis=0))]
-        raise DataError(f"{TABLE}.features has NULL/NaN/inf values in {cols}: coalesce them in SQL")
+        raise DataError(
+            f"{TABLE}.features has NULL/NaN/inf values in {cols}: coalesce them in SQL"
+        )
     y = table.column("is_churned").to_numpy(zero_copy_only=False).astype(np.int8)
     dates = table.column("snapshot_date").to_numpy(zero_copy_only=False).astype("datetime64[D]")
     ids = np.asarray(table.column("customer_id").to_pylist(), dtype=object)
@@ -239,9 +241,13 @@ def check_split(split: TimeSplit) -> None:
     if not (split.train_dates and split.val_dates and split.test_dates):
         raise AssertionError("every part of the split needs at least one snapshot")
     if max(split.train_dates) + h > min(split.val_dates):
-        raise AssertionError(f"train snapshot {max(split.train_dates)} + {h.days}d overlaps validation")
+        raise AssertionError(
+            f"train snapshot {max(split.train_dates)} + {h.days}d overlaps validation"
+        )
     if max(split.val_dates) + h > min(split.test_dates):
-        raise AssertionError(f"validation snapshot {max(split.val_dates)} + {h.days}d overlaps test")
+        raise AssertionError(
+            f"validation snapshot {max(split.val_dates)} + {h.days}d overlaps test"
+        )
 
 
 def time_folds(

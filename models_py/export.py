@@ -121,7 +121,9 @@ def check_interface(proto: Any, n_features: int) -> None:
         tt = vi.type.tensor_type
         dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
         if tt.elem_type != 1 or dims != [None, width]:
-            raise ExportError(f"{vi.name}: elem_type {tt.elem_type} dims {dims}, want float [None, {width}]")
+            raise ExportError(
+                f"{vi.name}: elem_type {tt.elem_type} dims {dims}, want float [None, {width}]"
+            )
 
 
 def _session(model: bytes | str | Path) -> Any:

@@ -184,7 +184,9 @@ def top_share_cutoff(p: np.ndarray, share: float) -> float:
     return float(q[min(k, q.size) - 1])
 
 
-def lowest_threshold_with_precision(y: np.ndarray, p: np.ndarray, min_precision: float) -> float | None:
+def lowest_threshold_with_precision(
+    y: np.ndarray, p: np.ndarray, min_precision: float
+) -> float | None:
     """The lowest score t with precision(p >= t) >= min_precision, or None if none reaches it."""
     y = np.asarray(y).astype(np.int64).ravel()
     p = np.asarray(p).ravel()
@@ -239,6 +241,11 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
+def _sub(result: dict[str, object], key: str, sub: str) -> object:
+    inner = result.get(key)
+    return inner.get(sub) if isinstance(inner, dict) else None
+
+
 def format_table(results: dict[str, dict[str, object]]) -> str:
     """A plain-text table: one row per metric, one column per model (missing values 'n/a')."""
     rows: list[tuple[str, list[str]]] = []
@@ -250,12 +257,12 @@ def format_table(results: dict[str, dict[str, object]]) -> str:
     for f in TOP_FRACTIONS:
         tag = f"top_{round(f * 100)}pct"
         for sub in ("lift", "capture"):
-            vals = [_fmt((results[m].get(tag) or {}).get(sub)) for m in names]  # type: ignore[union-attr]
+            vals = [_fmt(_sub(results[m], tag, sub)) for m in names]
             rows.append((f"{sub}@top{round(f * 100)}%", vals))
     tiers = sorted({k[3:] for r in results.values() for k in r if k.startswith("at_")})
     for tier in tiers:
         for sub in ("threshold", "precision", "recall", "f1", "flagged_share"):
-            vals = [_fmt((results[m].get(f"at_{tier}") or {}).get(sub)) for m in names]  # type: ignore[union-attr]
+            vals = [_fmt(_sub(results[m], f"at_{tier}", sub)) for m in names]
             rows.append((f"{sub}@{tier}", vals))
     width = max(len(r[0]) for r in rows)
     colw = [max(len(n), 8) for n in names]

@@ -36,12 +36,15 @@ def write_plots(
     out.mkdir(parents=True, exist_ok=True)
     y = np.asarray(y).astype(int)
     p = np.asarray(p, dtype=np.float64)
-    curves = [("model", p)] + ([("days since last order", baseline)] if baseline is not None else [])
+    curves = [("model", p)] + (
+        [("days since last order", baseline)] if baseline is not None else []
+    )
     written: list[Path] = []
 
     def save(fig: object, name: str) -> None:
         path = out / name
-        fig.savefig(path, dpi=100, bbox_inches="tight", metadata={"Software": None})  # type: ignore[attr-defined]
+        # no "Software" tag: the PNG does not name the matplotlib version
+        fig.savefig(path, dpi=100, bbox_inches="tight", metadata={"Software": None})
         plt.close(fig)  # type: ignore[arg-type]
         written.append(path)
 
@@ -69,8 +72,13 @@ def write_plots(
     pred, obs, cnt = metrics.calibration_curve(y, p)
     ax.plot([0, 1], [0, 1], "k:", lw=1, label="perfect")
     ax.plot(pred, obs, "o-", label=f"model (ECE {metrics.expected_calibration_error(y, p):.3f})")
-    ax.set(xlabel="mean predicted probability", ylabel="observed churn rate",
-           title="Calibration (test, 10 bins)", xlim=(0, 1), ylim=(0, 1))
+    ax.set(
+        xlabel="mean predicted probability",
+        ylabel="observed churn rate",
+        title="Calibration (test, 10 bins)",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
     ax.legend(loc="upper left")
     save(fig, "calibration.png")
 
@@ -83,8 +91,11 @@ def write_plots(
     ax.plot([0, 1], [0, 1], "k:", lw=1, label="random")
     for f in metrics.TOP_FRACTIONS:
         ax.axvline(f, color="grey", lw=0.5)
-    ax.set(xlabel="share of customers contacted (by score)", ylabel="share of churners captured",
-           title="Cumulative gains (test)")
+    ax.set(
+        xlabel="share of customers contacted (by score)",
+        ylabel="share of churners captured",
+        title="Cumulative gains (test)",
+    )
     ax.legend(loc="lower right")
     save(fig, "lift.png")
 

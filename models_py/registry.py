@@ -49,9 +49,21 @@ create table if not exists {TABLE} (
 )
 """
 COLUMNS = (
-    "model_version", "created_at", "algorithm", "feature_names", "churn_horizon_days",
-    "active_window_days", "train_start_date", "train_end_date", "test_start_date",
-    "test_end_date", "metrics", "thresholds", "onnx_path", "onnx_sha256", "status",
+    "model_version",
+    "created_at",
+    "algorithm",
+    "feature_names",
+    "churn_horizon_days",
+    "active_window_days",
+    "train_start_date",
+    "train_end_date",
+    "test_start_date",
+    "test_end_date",
+    "metrics",
+    "thresholds",
+    "onnx_path",
+    "onnx_sha256",
+    "status",
 )
 
 
@@ -153,7 +165,9 @@ def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
 
 
-def _select(con: duckdb.DuckDBPyConnection, where: str = "", params: list[Any] | None = None) -> list[ModelRecord]:
+def _select(
+    con: duckdb.DuckDBPyConnection, where: str = "", params: list[Any] | None = None
+) -> list[ModelRecord]:
     ensure_table(con)
     q = f"select {', '.join(COLUMNS)} from {TABLE} {where} order by created_at, model_version"
     return [ModelRecord.from_row(r) for r in con.execute(q, params or []).fetchall()]
@@ -200,7 +214,9 @@ def compatibility_problems(
         extra = [n for n in names if n not in want]
         if missing or extra:
             detail = f"missing {missing}" if missing else ""
-            detail += ("; " if missing and extra else "") + (f"unexpected {extra}" if extra else "")
+            detail += ("; " if missing and extra else "") + (
+                f"unexpected {extra}" if extra else ""
+            )
         else:
             detail = "same names in a different order"
         problems.append(
@@ -271,13 +287,19 @@ def _compare_with_active(
     if cand_pr is None or act_pr is None:
         return True, f"PR-AUC undefined on {where}", comp
     if cand_pr + tolerance >= act_pr:
-        return True, (
-            f"PR-AUC {cand_pr:.4f} vs active {active.model_version} {act_pr:.4f} on {where}"
-        ), comp
-    return False, (
-        f"PR-AUC {cand_pr:.4f} is worse than active {active.model_version} ({act_pr:.4f}) on "
-        f"{where} by more than {tolerance}"
-    ), comp
+        return (
+            True,
+            (f"PR-AUC {cand_pr:.4f} vs active {active.model_version} {act_pr:.4f} on {where}"),
+            comp,
+        )
+    return (
+        False,
+        (
+            f"PR-AUC {cand_pr:.4f} is worse than active {active.model_version} ({act_pr:.4f}) on "
+            f"{where} by more than {tolerance}"
+        ),
+        comp,
+    )
 
 
 def register(
@@ -322,12 +344,21 @@ def register(
     metrics_json = dict(candidate.metrics)
     metrics_json["registry_comparison"] = {**comp, "reason": reason}
     row = [
-        candidate.model_version, _now(), candidate.algorithm, list(candidate.feature_names),
-        int(candidate.churn_horizon_days), int(candidate.active_window_days),
-        candidate.train_start_date, candidate.train_end_date, candidate.test_start_date,
-        candidate.test_end_date, json.dumps(metrics_json, default=_json_default),
-        json.dumps(candidate.thresholds, sort_keys=True), str(onnx_path),
-        _sha256(candidate.onnx_bytes), status,
+        candidate.model_version,
+        _now(),
+        candidate.algorithm,
+        list(candidate.feature_names),
+        int(candidate.churn_horizon_days),
+        int(candidate.active_window_days),
+        candidate.train_start_date,
+        candidate.train_end_date,
+        candidate.test_start_date,
+        candidate.test_end_date,
+        json.dumps(metrics_json, default=_json_default),
+        json.dumps(candidate.thresholds, sort_keys=True),
+        str(onnx_path),
+        _sha256(candidate.onnx_bytes),
+        status,
     ]
     con.execute("begin transaction")
     try:
@@ -375,7 +406,8 @@ def promote(con: duckdb.DuckDBPyConnection, version: str) -> ModelRecord:
     con.execute("begin transaction")
     try:
         con.execute(
-            f"update {TABLE} set status = 'retired' where status = 'active' and model_version <> ?",
+            f"update {TABLE} set status = 'retired' "
+            "where status = 'active' and model_version <> ?",
             [version],
         )
         con.execute(f"update {TABLE} set status = 'active' where model_version = ?", [version])
@@ -407,19 +439,37 @@ def rollback(con: duckdb.DuckDBPyConnection) -> ModelRecord:
 
 def format_models(records: Sequence[ModelRecord]) -> str:
     """A plain-text table for `churnwatch models list`."""
-    head = ("model_version", "status", "algorithm", "created_at", "horizon", "train", "test",
-            "test_pr_auc", "test_roc_auc")
+    head = (
+        "model_version",
+        "status",
+        "algorithm",
+        "created_at",
+        "horizon",
+        "train",
+        "test",
+        "test_pr_auc",
+        "test_roc_auc",
+    )
     rows = [head]
     for r in records:
         test = r.metrics.get("test", {})
-        rows.append((
-            r.model_version, r.status, r.algorithm, f"{r.created_at:%Y-%m-%d %H:%M:%S}",
-            f"{r.churn_horizon_days}d", f"{r.train_start_date}..{r.train_end_date}",
-            f"{r.test_start_date}..{r.test_end_date}",
-            _num(test.get("pr_auc")), _num(test.get("roc_auc")),
-        ))
+        rows.append(
+            (
+                r.model_version,
+                r.status,
+                r.algorithm,
+                f"{r.created_at:%Y-%m-%d %H:%M:%S}",
+                f"{r.churn_horizon_days}d",
+                f"{r.train_start_date}..{r.train_end_date}",
+                f"{r.test_start_date}..{r.test_end_date}",
+                _num(test.get("pr_auc")),
+                _num(test.get("roc_auc")),
+            )
+        )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(head))]
-    return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join(
+        "  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows
+    )
 
 
 def _num(v: Any) -> str:
@@ -456,7 +506,9 @@ def ensure_model(
     from models_py import data
 
     with duckdb.connect(str(db_path)) as con:
-        names = list(feature_names) if feature_names is not None else data.feature_names_from_db(con)
+        names = (
+            list(feature_names) if feature_names is not None else data.feature_names_from_db(con)
+        )
         try:
             return active_model(con, names, horizon_days)
         except RegistryError as exc:
@@ -467,10 +519,14 @@ def ensure_model(
 
     cfg = config if config is not None else train.TrainConfig()
     cfg = replace(cfg, horizon_days=horizon_days, active_window_days=active_window_days)
-    result = train.train_and_register(db_path, cfg, artifacts=artifacts, feature_names=names, log=log)
+    result = train.train_and_register(
+        db_path, cfg, artifacts=artifacts, feature_names=names, log=log
+    )
     with duckdb.connect(str(db_path)) as con:
         try:
             return active_model(con, names, horizon_days)
         except RegistryError as exc:
-            raise RegistryError(f"trained {result.record.model_version} ({result.status}: "
-                                f"{result.reason}) but {exc}") from exc
+            raise RegistryError(
+                f"trained {result.record.model_version} ({result.status}: "
+                f"{result.reason}) but {exc}"
+            ) from exc

@@ -89,9 +89,7 @@ def make_examples(
     }
     for j, nm in enumerate(names):
         arrays[nm] = pa.array(X[order, j].astype(np.float64))
-    arrays["features"] = pa.FixedSizeListArray.from_arrays(
-        pa.array(X[order].ravel()), n_features
-    )
+    arrays["features"] = pa.FixedSizeListArray.from_arrays(pa.array(X[order].ravel()), n_features)
     arrays["is_churned"] = pa.array(y[order])
     return pa.table(arrays), names
 

@@ -242,7 +242,9 @@ def _preprocess_layer_class() -> type:
     return Preprocess
 
 
-def build_model(algorithm: str, params: dict[str, Any], prep: Preprocessing, n_features: int) -> Any:
+def build_model(
+    algorithm: str, params: dict[str, Any], prep: Preprocessing, n_features: int
+) -> Any:
     """The trainable Functional model: `features` -> preprocessing -> ... -> `logit` [None, 1]."""
     import keras
 
@@ -251,7 +253,9 @@ def build_model(algorithm: str, params: dict[str, Any], prep: Preprocessing, n_f
     x = _preprocess_layer_class()(prep, name="preprocess")(inp)
     if algorithm == "mlp":
         for i, units in enumerate(params["hidden"], start=1):
-            x = keras.layers.Dense(units, activation="relu", kernel_regularizer=reg, name=f"hidden_{i}")(x)
+            x = keras.layers.Dense(
+                units, activation="relu", kernel_regularizer=reg, name=f"hidden_{i}"
+            )(x)
             if params.get("dropout"):
                 x = keras.layers.Dropout(params["dropout"], name=f"dropout_{i}")(x)
     elif algorithm != "logreg":
@@ -309,8 +313,11 @@ def _fit(
         metrics=[keras.metrics.AUC(curve="PR", from_logits=True, name="pr_auc")],
     )
     stop = keras.callbacks.EarlyStopping(
-        monitor="val_pr_auc", mode="max", patience=config.patience,
-        min_delta=config.min_delta, restore_best_weights=True,
+        monitor="val_pr_auc",
+        mode="max",
+        patience=config.patience,
+        min_delta=config.min_delta,
+        restore_best_weights=True,
     )
     callbacks: list[Any] = [stop]
     if log is not None:
@@ -405,7 +412,9 @@ def _search(
     for params in grid:
         scores = []
         for fit_dates, eval_dates in folds:
-            fit_idx = np.flatnonzero(train_mask & np.isin(dates, np.array(fit_dates, "datetime64[D]")))
+            fit_idx = np.flatnonzero(
+                train_mask & np.isin(dates, np.array(fit_dates, "datetime64[D]"))
+            )
             ev_idx = np.flatnonzero(np.isin(dates, np.array(eval_dates, "datetime64[D]")))
             fit_idx = _subsample(fit_idx, config.search_max_rows, config.seed)
             ev_idx = _subsample(ev_idx, config.search_max_rows, config.seed)
@@ -413,14 +422,26 @@ def _search(
                 continue
             prep = Preprocessing.fit(ex.X[fit_idx], seed=config.seed)
             model, _ = _fit(
-                algorithm, params, prep, ex.X[fit_idx], ex.y[fit_idx], ex.X[ev_idx], ex.y[ev_idx],
-                config=config, epochs=config.search_epochs, log=None, tag=algorithm,
+                algorithm,
+                params,
+                prep,
+                ex.X[fit_idx],
+                ex.y[fit_idx],
+                ex.X[ev_idx],
+                ex.y[ev_idx],
+                config=config,
+                epochs=config.search_epochs,
+                log=None,
+                tag=algorithm,
             )
             scores.append(metrics.pr_auc(ex.y[ev_idx], _logits(model, ex.X[ev_idx])) or 0.0)
         mean = float(np.mean(scores)) if scores else float("nan")
         report.append({"params": params, "fold_pr_auc": scores, "mean_pr_auc": mean})
-        log(f"[{algorithm}] search {json.dumps(params)}: fold PR-AUC "
-            + ", ".join(f"{s:.4f}" for s in scores) + f" (mean {mean:.4f})")
+        log(
+            f"[{algorithm}] search {json.dumps(params)}: fold PR-AUC "
+            + ", ".join(f"{s:.4f}" for s in scores)
+            + f" (mean {mean:.4f})"
+        )
     scored = [r for r in report if not math.isnan(r["mean_pr_auc"])]
     if not scored:
         return grid[0], report
@@ -428,11 +449,21 @@ def _search(
     return best["params"], report
 
 
-def model_version(fingerprint: str, config: TrainConfig, train_end: dt.date, algorithm: str) -> str:
-    """`<train_end YYYYMMDD>-<algorithm>-<10 hex>`: hash of data fingerprint + config + code format."""
+def model_version(
+    fingerprint: str, config: TrainConfig, train_end: dt.date, algorithm: str
+) -> str:
+    """`<train_end YYYYMMDD>-<algorithm>-<10 hex>`.
+
+    The hex part hashes the data fingerprint, the config, the search space and the code format,
+    so the same data and settings give the same version (never the clock).
+    """
     payload = json.dumps(
-        {"data": fingerprint, "config": config.as_dict(), "search_space": SEARCH_SPACE,
-         "format": FORMAT_VERSION},
+        {
+            "data": fingerprint,
+            "config": config.as_dict(),
+            "search_space": SEARCH_SPACE,
+            "format": FORMAT_VERSION,
+        },
         sort_keys=True,
     )
     digest = hashlib.sha256(payload.encode()).hexdigest()[:10]
@@ -444,7 +475,9 @@ def _medians(X: np.ndarray, max_rows: int = 1_000_000, seed: int = 0) -> list[fl
     return [float(f"{m:.6g}") for m in np.median(X[idx].astype(np.float64), axis=0)]
 
 
-def fit_models(ex: Examples, config: TrainConfig = TrainConfig(), log: Log = _print) -> TrainOutcome:
+def fit_models(
+    ex: Examples, config: TrainConfig = TrainConfig(), log: Log = _print
+) -> TrainOutcome:
     """Train, calibrate, export and evaluate every configured algorithm; select the candidate.
 
     Args:
@@ -464,8 +497,10 @@ def fit_models(ex: Examples, config: TrainConfig = TrainConfig(), log: Log = _pr
     configure_tensorflow(config.threads)
     names = list(ex.feature_names)
     split = time_split(
-        ex.snapshot_dates, config.horizon_days,
-        val_snapshots=config.val_snapshots, test_snapshots=config.test_snapshots,
+        ex.snapshot_dates,
+        config.horizon_days,
+        val_snapshots=config.val_snapshots,
+        test_snapshots=config.test_snapshots,
     )
     train_mask, val_mask, test_mask = split.masks(ex.snapshot_dates)
     X, y = ex.X[train_mask], ex.y[train_mask]
@@ -487,8 +522,17 @@ def fit_models(ex: Examples, config: TrainConfig = TrainConfig(), log: Log = _pr
         t0 = time.perf_counter()
         params, search_report = _search(algorithm, ex, train_mask, split, config, log)
         model, epochs = _fit(
-            algorithm, params, prep, X, y, Xv, yv,
-            config=config, epochs=config.max_epochs, log=log, tag=algorithm,
+            algorithm,
+            params,
+            prep,
+            X,
+            y,
+            Xv,
+            yv,
+            config=config,
+            epochs=config.max_epochs,
+            log=log,
+            tag=algorithm,
         )
         a, b = metrics.fit_platt(_logits(model, Xv), yv)
         exp_model = calibrated_model(model, a, b)
@@ -497,15 +541,25 @@ def fit_models(ex: Examples, config: TrainConfig = TrainConfig(), log: Log = _pr
         test_p = export.predict_onnx(onnx_plain, Xt)
         thresholds, notes = metrics.choose_thresholds(yv, val_p, config.policy)
         results[algorithm] = AlgorithmResult(
-            algorithm=algorithm, params=params, search=search_report, epochs=epochs,
-            platt=(a, b), export_model=exp_model, onnx_bytes=onnx_plain,
-            val_pr_auc=metrics.pr_auc(yv, val_p), thresholds=thresholds,
-            threshold_notes=notes, val_p=val_p, test_p=test_p,
+            algorithm=algorithm,
+            params=params,
+            search=search_report,
+            epochs=epochs,
+            platt=(a, b),
+            export_model=exp_model,
+            onnx_bytes=onnx_plain,
+            val_pr_auc=metrics.pr_auc(yv, val_p),
+            thresholds=thresholds,
+            threshold_notes=notes,
+            val_p=val_p,
+            test_p=test_p,
             test_metrics=metrics.evaluate(yt, test_p, thresholds),
             seconds=time.perf_counter() - t0,
         )
-        log(f"[{algorithm}] validation PR-AUC {results[algorithm].val_pr_auc:.4f} "
-            f"({results[algorithm].seconds:.1f}s)")
+        log(
+            f"[{algorithm}] validation PR-AUC {results[algorithm].val_pr_auc:.4f} "
+            f"({results[algorithm].seconds:.1f}s)"
+        )
     best = max(results.values(), key=lambda r: r.val_pr_auc or 0.0)
     version = model_version(ex.fingerprint(), config, split.train_dates[-1], best.algorithm)
     medians = _medians(X, seed=config.seed)
@@ -563,15 +617,29 @@ def fit_models(ex: Examples, config: TrainConfig = TrainConfig(), log: Log = _pr
         "parity_max_abs_diff": parity,
         "train_seconds": round(seconds, 2),
     }
-    log(f"selected {best.algorithm} as {version}: test PR-AUC "
+    log(
+        f"selected {best.algorithm} as {version}: test PR-AUC "
         f"{metric_json['test']['pr_auc']:.4f}, ROC-AUC {metric_json['test']['roc_auc']:.4f}, "
-        f"parity {parity:.1e} ({seconds:.1f}s)")
+        f"parity {parity:.1e} ({seconds:.1f}s)"
+    )
     return TrainOutcome(
-        model_version=version, algorithm=best.algorithm, onnx_bytes=onnx_bytes,
-        export_model=best.export_model, feature_names=names, config=config, split=split,
-        thresholds=best.thresholds, metrics=metric_json, feature_medians=medians,
-        log_features=log_features, test_X=Xt, test_y=yt, test_p=test_p,
-        baseline_scores=baseline_scores, results=results, parity_max_abs_diff=parity,
+        model_version=version,
+        algorithm=best.algorithm,
+        onnx_bytes=onnx_bytes,
+        export_model=best.export_model,
+        feature_names=names,
+        config=config,
+        split=split,
+        thresholds=best.thresholds,
+        metrics=metric_json,
+        feature_medians=medians,
+        log_features=log_features,
+        test_X=Xt,
+        test_y=yt,
+        test_p=test_p,
+        baseline_scores=baseline_scores,
+        results=results,
+        parity_max_abs_diff=parity,
         seconds=seconds,
     )
 
@@ -618,11 +686,18 @@ def train_and_register(
     outcome = fit_models(ex, config, log)
     with duckdb.connect(str(db_path)) as con:
         result = registry.register(
-            con, registry.Candidate.from_outcome(outcome), outcome.test_X, outcome.test_y,
-            artifacts=artifacts, force=force, activate=activate,
+            con,
+            registry.Candidate.from_outcome(outcome),
+            outcome.test_X,
+            outcome.test_y,
+            artifacts=artifacts,
+            force=force,
+            activate=activate,
         )
     out_dir = Path(result.record.onnx_path).parent
-    plot_files = plots.write_plots(out_dir, outcome.test_y, outcome.test_p, outcome.baseline_scores)
+    plot_files = plots.write_plots(
+        out_dir, outcome.test_y, outcome.test_p, outcome.baseline_scores
+    )
     (out_dir / "model_card.md").write_text(card.render(outcome, result, plot_files))
     log(f"model {outcome.model_version}: {result.status} ({result.reason})")
     log(f"artifacts: {out_dir}")

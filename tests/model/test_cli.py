@@ -28,8 +28,15 @@ def test_train_evaluate_list_and_ensure_model(synthetic_db, tmp_path, capsys):
     assert Path(rec.onnx_path) == folder / "model.onnx"
     assert rec.onnx_sha256 == hashlib.sha256((folder / "model.onnx").read_bytes()).hexdigest()
     names = {p.name for p in folder.iterdir()}
-    assert {"model.onnx", "model_card.md", "roc.png", "pr.png", "calibration.png", "lift.png",
-            "score_histogram.png"} <= names
+    assert {
+        "model.onnx",
+        "model_card.md",
+        "roc.png",
+        "pr.png",
+        "calibration.png",
+        "lift.png",
+        "score_histogram.png",
+    } <= names
     card = (folder / "model_card.md").read_text()
     assert rec.model_version in card and "## Risk tiers" in card
 
@@ -45,12 +52,14 @@ def test_train_evaluate_list_and_ensure_model(synthetic_db, tmp_path, capsys):
     # the project now says horizon 28: the 30-day model is not used, a new one is trained
     messages: list[str] = []
     fast = TrainConfig(search=False, max_epochs=3)
-    new = registry.ensure_model(synthetic_db, horizon_days=28, artifacts=art, config=fast,
-                                log=messages.append)
+    new = registry.ensure_model(
+        synthetic_db, horizon_days=28, artifacts=art, config=fast, log=messages.append
+    )
     assert new.churn_horizon_days == 28 and new.model_version != rec.model_version
     assert any("horizon 30 days, the project is configured for 28" in m for m in messages)
-    again = registry.ensure_model(synthetic_db, horizon_days=28, artifacts=art, config=fast,
-                                  log=print)
+    again = registry.ensure_model(
+        synthetic_db, horizon_days=28, artifacts=art, config=fast, log=print
+    )
     assert again.model_version == new.model_version
 
     assert main(["models", "rollback", "--db", str(synthetic_db)]) == 0

@@ -11,8 +11,9 @@ from models_py.train import fit_models, model_version
 
 @pytest.mark.slow
 def test_same_data_and_seed_same_onnx_bytes(examples, small_config):
-    config = dataclasses.replace(small_config, search=True, search_folds=1, search_epochs=2,
-                                 max_epochs=3)
+    config = dataclasses.replace(
+        small_config, search=True, search_folds=1, search_epochs=2, max_epochs=3
+    )
     first = fit_models(examples, config, log=lambda _: None)
     second = fit_models(examples, config, log=lambda _: None)
     assert first.model_version == second.model_version

@@ -28,7 +28,8 @@ def logistic_onnx(weights: list[float], bias: float = 0.0) -> bytes:
         helper.make_node("Sigmoid", ["z"], ["churn_probability"]),
     ]
     graph = helper.make_graph(
-        nodes, "tiny",
+        nodes,
+        "tiny",
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", n])],
         [helper.make_tensor_value_info("churn_probability", TensorProto.FLOAT, ["batch", 1])],
         [w, b],
@@ -49,11 +50,17 @@ def test_data():
 
 def candidate(version: str, weights: list[float], *, names=NAMES, horizon=30) -> Candidate:
     return Candidate(
-        model_version=version, algorithm="logreg", feature_names=list(names),
-        churn_horizon_days=horizon, active_window_days=180,
-        train_start_date=dt.date(2024, 1, 1), train_end_date=dt.date(2024, 5, 6),
-        test_start_date=dt.date(2024, 7, 22), test_end_date=dt.date(2024, 7, 22),
-        metrics={"test": {"pr_auc": None}}, thresholds={"high": 0.7, "medium": 0.4},
+        model_version=version,
+        algorithm="logreg",
+        feature_names=list(names),
+        churn_horizon_days=horizon,
+        active_window_days=180,
+        train_start_date=dt.date(2024, 1, 1),
+        train_end_date=dt.date(2024, 5, 6),
+        test_start_date=dt.date(2024, 7, 22),
+        test_end_date=dt.date(2024, 7, 22),
+        metrics={"test": {"pr_auc": None}},
+        thresholds={"high": 0.7, "medium": 0.4},
         onnx_bytes=logistic_onnx(weights),
     )
 
@@ -80,8 +87,9 @@ def test_refuses_worse_model_and_force_overrides(con, tmp_path, test_data):
     assert statuses(con) == {"good": "active", "bad": "rejected"}
     assert (tmp_path / "models" / "bad" / "model.onnx").is_file()  # kept for inspection
 
-    forced = registry.register(con, candidate("bad", [0, 0, 3]), X, y, artifacts=tmp_path,
-                               force=True)
+    forced = registry.register(
+        con, candidate("bad", [0, 0, 3]), X, y, artifacts=tmp_path, force=True
+    )
     assert forced.status == "active" and forced.reason.startswith("forced")
     assert statuses(con) == {"good": "retired", "bad": "active"}
 
@@ -92,8 +100,9 @@ def test_equal_or_better_model_replaces_active(con, tmp_path, test_data):
     r = registry.register(con, candidate("v2", [2, 0.01, 0]), X, y, artifacts=tmp_path)
     assert r.status == "active"
     assert statuses(con) == {"v1": "retired", "v2": "active"}
-    r3 = registry.register(con, candidate("v3", [3, 0, 0]), X, y, artifacts=tmp_path,
-                           activate=False)
+    r3 = registry.register(
+        con, candidate("v3", [3, 0, 0]), X, y, artifacts=tmp_path, activate=False
+    )
     assert r3.status == "candidate"
     assert statuses(con)["v2"] == "active"
 
@@ -119,12 +128,21 @@ def test_registry_row_matches_contract(con, tmp_path, test_data):
     registry.register(con, candidate("v1", [1, 0, 0]), X, y, artifacts=tmp_path)
     cols = con.execute("describe main.model_registry").fetchall()
     assert [(c[0], c[1]) for c in cols] == [
-        ("model_version", "VARCHAR"), ("created_at", "TIMESTAMP"), ("algorithm", "VARCHAR"),
-        ("feature_names", "VARCHAR[]"), ("churn_horizon_days", "INTEGER"),
-        ("active_window_days", "INTEGER"), ("train_start_date", "DATE"),
-        ("train_end_date", "DATE"), ("test_start_date", "DATE"), ("test_end_date", "DATE"),
-        ("metrics", "JSON"), ("thresholds", "JSON"), ("onnx_path", "VARCHAR"),
-        ("onnx_sha256", "VARCHAR"), ("status", "VARCHAR"),
+        ("model_version", "VARCHAR"),
+        ("created_at", "TIMESTAMP"),
+        ("algorithm", "VARCHAR"),
+        ("feature_names", "VARCHAR[]"),
+        ("churn_horizon_days", "INTEGER"),
+        ("active_window_days", "INTEGER"),
+        ("train_start_date", "DATE"),
+        ("train_end_date", "DATE"),
+        ("test_start_date", "DATE"),
+        ("test_end_date", "DATE"),
+        ("metrics", "JSON"),
+        ("thresholds", "JSON"),
+        ("onnx_path", "VARCHAR"),
+        ("onnx_sha256", "VARCHAR"),
+        ("status", "VARCHAR"),
     ]
     rec = registry.get_model(con, "v1")
     assert rec.thresholds == {"high": 0.7, "medium": 0.4}
@@ -185,9 +203,15 @@ def test_ensure_model_keeps_compatible_active_model(synthetic_db, tmp_path):
     with duckdb.connect(str(synthetic_db)) as c:
         names = feature_names_from_db(c)
         ex = load_training_examples(c)
-        registry.register(c, candidate("ok", [0.01] * len(names), names=names),
-                          ex.X[:100], ex.y[:100], artifacts=tmp_path)
+        registry.register(
+            c,
+            candidate("ok", [0.01] * len(names), names=names),
+            ex.X[:100],
+            ex.y[:100],
+            artifacts=tmp_path,
+        )
     messages: list[str] = []
-    rec = registry.ensure_model(synthetic_db, horizon_days=30, artifacts=tmp_path,
-                                log=messages.append)
+    rec = registry.ensure_model(
+        synthetic_db, horizon_days=30, artifacts=tmp_path, log=messages.append
+    )
     assert rec.model_version == "ok" and messages == []

@@ -28,7 +28,8 @@ def test_load_matches_sql(con):
     assert np.all(ex.snapshot_dates[:-1] <= ex.snapshot_dates[1:])
     # the FLOAT[N] vector agrees with the DOUBLE columns, in catalog order
     cols = con.sql(
-        f"select {', '.join(names)} from main.training_examples order by snapshot_date, customer_id"
+        f"select {', '.join(names)} from main.training_examples "
+        "order by snapshot_date, customer_id"
     ).fetchnumpy()
     for j, n in enumerate(names):
         np.testing.assert_allclose(ex.X[:, j], cols[n].astype(np.float32))
