@@ -1,0 +1,72 @@
+"""The out-of-time split keeps one horizon between train, validation and test."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from models_py.data import DataError, TimeSplit, check_split, time_folds, time_split
+
+WEEKLY = [dt.date(2024, 1, 1) + dt.timedelta(days=7 * i) for i in range(40)]
+
+
+@pytest.mark.parametrize("horizon", [1, 7, 14, 28, 30, 60, 90])
+@pytest.mark.parametrize("n_val,n_test", [(1, 1), (2, 1), (3, 2)])
+def test_split_gaps(horizon, n_val, n_test):
+    s = time_split(WEEKLY, horizon, val_snapshots=n_val, test_snapshots=n_test)
+    h = dt.timedelta(days=horizon)
+    assert list(s.test_dates) == WEEKLY[-n_test:]
+    assert len(s.val_dates) == n_val
+    # the gaps, checked directly
+    assert all(t + h <= min(s.val_dates) for t in s.train_dates)
+    assert all(v + h <= min(s.test_dates) for v in s.val_dates)
+    # parts are disjoint and time-ordered
+    assert max(s.train_dates) < min(s.val_dates) <= max(s.val_dates) < min(s.test_dates)
+    # validation is as late as the gap allows; train takes every eligible snapshot
+    later = [d for d in WEEKLY if max(s.val_dates) < d < min(s.test_dates)]
+    assert all(d + h > min(s.test_dates) for d in later)
+    assert list(s.train_dates) == [d for d in WEEKLY if d + h <= min(s.val_dates)]
+
+
+def test_row_masks_never_mix_parts():
+    rng = np.random.default_rng(0)
+    rows = np.array(WEEKLY, dtype="datetime64[D]")[rng.integers(0, len(WEEKLY), 5000)]
+    s = time_split(rows, 30)
+    tr, va, te = s.masks(rows)
+    assert not (tr & va).any() and not (tr & te).any() and not (va & te).any()
+    h = np.timedelta64(30, "D")
+    assert rows[tr].max() + h <= rows[va].min()
+    assert rows[va].max() + h <= rows[te].min()
+    assert set(rows[te].tolist()) == {WEEKLY[-1]}
+
+
+def test_too_few_snapshots():
+    with pytest.raises(DataError, match="too few"):
+        time_split(WEEKLY[:6], 30)
+    with pytest.raises(DataError):
+        time_split(WEEKLY[:2], 7)
+
+
+def test_check_split_catches_leakage():
+    leaky = TimeSplit(tuple(WEEKLY[:10]), (WEEKLY[11],), (WEEKLY[20],), 30)
+    with pytest.raises(AssertionError, match="train"):
+        check_split(leaky)
+    leaky_val = TimeSplit(tuple(WEEKLY[:5]), (WEEKLY[10],), (WEEKLY[12],), 30)
+    with pytest.raises(AssertionError, match="validation"):
+        check_split(leaky_val)
+
+
+@pytest.mark.parametrize("horizon", [7, 30, 60])
+def test_search_folds_respect_gaps(horizon):
+    s = time_split(WEEKLY, horizon)
+    folds = time_folds(s.train_dates, horizon, n_folds=3, eval_snapshots=2)
+    assert folds
+    h = dt.timedelta(days=horizon)
+    for fit, ev in folds:
+        assert set(fit) | set(ev) <= set(s.train_dates)
+        assert max(fit) + h <= min(ev)
+    assert [f[1] for f in folds] == sorted(f[1] for f in folds)  # oldest fold first
+
+
+def test_search_folds_empty_when_period_short():
+    assert time_folds(WEEKLY[:3], 90) == []
