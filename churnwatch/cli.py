@@ -46,7 +46,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         active_window_days=args.active_days,
         as_of_date=args.as_of_date,
     )
-    run_pipeline(args.data_dir, args.db, settings)
+    run_pipeline(
+        args.data_dir, args.db, settings, train=not args.no_train, artifacts=args.artifacts
+    )
     return 0
 
 
@@ -86,8 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "run",
         help="Run the pipeline on a data directory.",
-        description="Ingest DATA_DIR and build every dbt model into the database. The build "
-        "happens in a copy that replaces the database only when every step passed.",
+        description="Ingest DATA_DIR, build the dbt models, train a model when no compatible "
+        "active one exists, and score the customers into churn_scores. The build happens in a "
+        "copy that replaces the database only when every step passed.",
     )
     p.add_argument("--data-dir", type=Path, required=True, help="Directory of entity files.")
     p.add_argument(
@@ -100,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--as-of-date", help="Score as of this date (YYYY-MM-DD; default: after the data)."
     )
+    p.add_argument(
+        "--no-train",
+        action="store_true",
+        help="Do not train a model when none fits; churn_scores is then skipped.",
+    )
+    p.add_argument(
+        "--artifacts",
+        type=Path,
+        default=None,
+        help="Model artifacts folder (default: $CHURNWATCH_ARTIFACTS or ./artifacts).",
+    )
     p.set_defaults(func=_cmd_run)
 
     for module in _plugin_cli_modules():
@@ -109,17 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _plugin_cli_modules() -> list:
     """CLI modules of the other packages (light: they import their heavy parts lazily)."""
-    import importlib
+    import churnwatch.sample.cli
+    import models_py.cli
 
-    names = ["churnwatch.sample.cli", "models_py.cli", "scoring.cli"]
-    modules = []
-    for name in names:
-        try:
-            modules.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise
-    return modules
+    return [churnwatch.sample.cli, models_py.cli]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,9 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     from churnwatch.ingest import IngestError
     from churnwatch.prepare_cdnow import PrepareError
 
+    from models_py.data import DataError
+    from models_py.registry import RegistryError
+
     try:
         return int(args.func(args) or 0)
-    except (IngestError, PrepareError, DbtError) as exc:
+    except (IngestError, PrepareError, DbtError, DataError, RegistryError) as exc:
         print(f"churnwatch: error: {exc}", file=sys.stderr)
         return 2
 

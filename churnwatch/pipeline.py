@@ -41,11 +41,43 @@ def _has_active_model(db_path: Path) -> bool:
         con.close()
 
 
-def run_pipeline(data_dir: Path | str, db_path: Path | str, settings: RunSettings) -> Path:
+def _ensure_model(db_path: Path, settings: RunSettings, artifacts: Path | None) -> None:
+    """Train and register a model when no active one fits the current features and horizon."""
+    from churnwatch.features import feature_names
+    from models_py.registry import ensure_model
+
+    resolved = settings.resolved()
+    record = ensure_model(
+        db_path,
+        feature_names(),
+        int(resolved["churn_horizon_days"]),
+        active_window_days=int(resolved["active_window_days"]),
+        artifacts=artifacts,
+        log=log.info,
+    )
+    log.info("active model: %s", record.model_version)
+
+
+def run_pipeline(
+    data_dir: Path | str,
+    db_path: Path | str,
+    settings: RunSettings,
+    *,
+    train: bool = False,
+    artifacts: Path | None = None,
+) -> Path:
     """Run the pipeline on `data_dir` into `db_path`; on any failure `db_path` is left as it was.
 
     The build works on a copy (`<db>.building`): the model registry and incremental history in
     the old database carry over, and the copy replaces the old file in one rename at the end.
+
+    Args:
+        data_dir: Directory of entity files (docs/data-contract.md).
+        db_path: The DuckDB file to build.
+        settings: Horizon, active window, as-of date (None = dbt_project.yml defaults).
+        train: Train a model when no compatible active model exists (else scoring is skipped
+            until one does).
+        artifacts: Where model files go (default: CHURNWATCH_ARTIFACTS or ./artifacts).
 
     Returns:
         The database path.
@@ -63,6 +95,8 @@ def run_pipeline(data_dir: Path | str, db_path: Path | str, settings: RunSetting
         ingest(building, data_dir)
         log.info("dbt build (staging, features, labels)")
         run_dbt("build", building, dbt_vars=settings.dbt_vars(), exclude="tag:scoring")
+        if train:
+            _ensure_model(building, settings, artifacts)
         if _has_active_model(building):
             log.info("dbt build (scoring)")
             run_dbt("build", building, dbt_vars=settings.dbt_vars(), select="tag:scoring")
