@@ -106,11 +106,18 @@ def _file_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[
     return [r[0] for r in rows]
 
 
+def _drop_raw(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
+    con.execute(f"drop view if exists {RAW_SCHEMA}.{entity.name}")
+    con.execute(f"drop table if exists {RAW_SCHEMA}.{entity.name}")
+    con.execute(f"drop table if exists {RAW_SCHEMA}._{entity.name}_rows")
+
+
 def _empty_table(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
     cols = ", ".join(f"cast(null as varchar) as {c}" for c in entity.column_names)
+    _drop_raw(con, entity)
     con.execute(
-        f"create or replace table {RAW_SCHEMA}.{entity.name} as "
-        f"select {cols}, cast(null as varchar) as _source_file limit 0"
+        f"create table {RAW_SCHEMA}.{entity.name} as select {cols}, "
+        "cast(null as varchar) as _source_file, cast(null as bigint) as _source_row limit 0"
     )
 
 
@@ -155,11 +162,27 @@ def load_entity(con: duckdb.DuckDBPyConnection, data_dir: Path, entity: Entity) 
             select.append(f"cast(null as varchar) as {col.name}")
     rejects = f"_rej_{entity.name}" if fmt == "csv" else None
     reader = _reader_sql(path, fmt, rejects=rejects)
+    _drop_raw(con, entity)
+    columns = f"{', '.join(select)}, {_sql_str(str(path))} as _source_file"
     try:
-        con.execute(
-            f"create or replace table {RAW_SCHEMA}.{entity.name} as "
-            f"select {', '.join(select)}, {_sql_str(str(path))} as _source_file from {reader}"
-        )
+        if fmt == "parquet":
+            # Parquet is typed and seekable: staging reads the file through a view, no copy.
+            # file_row_number is the record's 0-based position in the file.
+            con.execute(
+                f"create view {RAW_SCHEMA}.{entity.name} as select {columns}, "
+                f"file_row_number + 1 as _source_row from "
+                f"read_parquet({_sql_str(str(path))}, file_row_number = true)"
+            )
+        else:
+            # CSV is parsed once into a table (keeping the lines DuckDB cannot parse); its
+            # insertion order is the file's record order, so rowid numbers the records.
+            con.execute(
+                f"create table {RAW_SCHEMA}._{entity.name}_rows as select {columns} from {reader}"
+            )
+            con.execute(
+                f"create view {RAW_SCHEMA}.{entity.name} as select *, rowid + 1 as _source_row "
+                f"from {RAW_SCHEMA}._{entity.name}_rows"
+            )
     except duckdb.Error as exc:
         raise IngestError(
             f"{path}: reading failed ({exc.__class__.__name__}: {str(exc).splitlines()[0]}). "

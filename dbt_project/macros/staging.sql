@@ -61,7 +61,7 @@ with
 source as (
     select
         _source_file,
-        rowid + 1 as _source_row,
+        _source_row,
         {%- for c in cols %}
         {{ c.name }} as _raw_{{ c.name }},
         {%- endfor %}
