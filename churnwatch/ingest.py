@@ -1,11 +1,11 @@
 """Load a shop's raw files into the `raw` schema of a DuckDB database.
 
 Ingestion only reads and checks the *shape* of the input: which files exist, whether they can be
-read, whether the required columns are there. It copies every record it can parse into
-`raw.<entity>` (contract columns only, as text for CSV and in the file's own types for Parquet)
-and every line it cannot parse into `raw._csv_rejects`. Typing, cleaning, rejection and
-de-duplication are the dbt staging layer's job (dbt_project/models/staging), so that every rule
-is SQL that analysts can read.
+read, whether the required columns are there. It then exposes every record as `raw.<entity>`
+(contract columns only, plus `_source_file` and `_source_row`): a view straight over a Parquet
+file (no copy), or a table of the parsed CSV records (as text), with every line DuckDB cannot
+parse kept in `raw._csv_rejects`. Typing, cleaning, rejection and de-duplication are the dbt
+staging layer's job (dbt_project/models/staging), so that every rule is SQL analysts can read.
 
 A problem with the shape of the input stops the run with an `IngestError` naming the file and the
 column; problems with single rows never stop the run, they are quarantined by staging.
