@@ -51,8 +51,12 @@ def compare(old: str, new: str, tol: float) -> int:
                     f"or (o.{name} is null) <> (n.{name} is null)) as {name}"
                 )
             else:
-                checks.append(f"count(*) filter (where o.{name} is distinct from n.{name}) as {name}")
-        diffs = con.sql(f"select {', '.join(checks)} from old.{table} o join new.{table} n on {on}")
+                checks.append(
+                    f"count(*) filter (where o.{name} is distinct from n.{name}) as {name}"
+                )
+        diffs = con.sql(
+            f"select {', '.join(checks)} from old.{table} o join new.{table} n on {on}"
+        )
         bad = {c: v for c, v in zip(diffs.columns, diffs.fetchall()[0], strict=True) if v}
         status = "OK" if not bad and not counts[0] and not counts[1] else "DIFF"
         print(

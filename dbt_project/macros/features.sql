@@ -55,40 +55,14 @@
     customers at their snapshots) into `features` (customer_id, snapshot_date, one DOUBLE
     column per var('feature_names') in order). `activity` is int_customer_activity_cumulative
     and `customers` int_customers_resolved. Only activity dated before the snapshot is read:
-    each window [T - w, T) is the cumulative total before T minus the one before T - w (no
-    customer x snapshot x event join). The boundary rows are found first, with ASOF joins that
-    carry only the matched day; the totals are then fetched with plain joins on
-    (customer_id, activity_date): an ASOF join sorts everything it carries, a hash join not. -#}
+    each window [T - w, T) is the cumulative total before T minus the one before T - w, found
+    with ASOF joins on the small per-customer daily table (no customer x snapshot x event join). -#}
 {% macro cw_feature_ctes(pairs, activity, customers) %}
 {%- set spec = cw_window_spec() %}
-activity_days as (
-    select customer_id, activity_date from {{ activity }}
-),
-
--- the last activity day before T (at_t) and before each T - w: the totals as of those days
-boundaries as (
+windowed as (
     select
         {{ pairs }}.customer_id,
         {{ pairs }}.snapshot_date,
-        at_t.activity_date as at_t_date,
-        {%- for w in spec %}
-        before_{{ w }}d.activity_date as before_{{ w }}d_date,
-        {%- endfor %}
-    from {{ pairs }}
-    asof left join activity_days as at_t
-        on {{ pairs }}.customer_id = at_t.customer_id
-        and {{ pairs }}.snapshot_date > at_t.activity_date
-    {%- for w in spec %}
-    asof left join activity_days as before_{{ w }}d
-        on {{ pairs }}.customer_id = before_{{ w }}d.customer_id
-        and {{ pairs }}.snapshot_date - {{ w }} > before_{{ w }}d.activity_date
-    {%- endfor %}
-),
-
-windowed as (
-    select
-        boundaries.customer_id,
-        boundaries.snapshot_date,
         -- all history before the snapshot
         {%- for m in cw_activity_measures() %}
         coalesce(at_t.cum_{{ m }}, 0) as {{ m }}_all,
@@ -103,15 +77,15 @@ windowed as (
         coalesce(at_t.cum_{{ m }}, 0) - coalesce(before_{{ w }}d.cum_{{ m }}, 0) as {{ m }}_{{ w }}d,
         {%- endfor %}
         {%- endfor %}
-    from boundaries
-    left join {{ activity }} as at_t
-        on boundaries.customer_id = at_t.customer_id
-        and boundaries.at_t_date = at_t.activity_date
+    from {{ pairs }}
     {%- for w in spec %}
-    left join {{ activity }} as before_{{ w }}d
-        on boundaries.customer_id = before_{{ w }}d.customer_id
-        and boundaries.before_{{ w }}d_date = before_{{ w }}d.activity_date
+    asof left join {{ activity }} as before_{{ w }}d
+        on {{ pairs }}.customer_id = before_{{ w }}d.customer_id
+        and {{ pairs }}.snapshot_date - {{ w }} > before_{{ w }}d.activity_date
     {%- endfor %}
+    asof left join {{ activity }} as at_t
+        on {{ pairs }}.customer_id = at_t.customer_id
+        and {{ pairs }}.snapshot_date > at_t.activity_date
 ),
 
 with_customer as (
