@@ -164,10 +164,13 @@ def network_from_keras(model: Any, clip: float) -> Network:
 def method_description(net: Network, n_candidates: int = DEFAULT_CANDIDATES) -> str:
     """What the explainer computes, for metadata and the model card."""
     n = net.n_features
-    if net.algorithm == "logreg" or n_candidates >= n:
+    k = max(min(N_REASONS, n), min(int(n_candidates), n))
+    if net.algorithm == "logreg":
         return "exact occlusion of all features (closed form)"
+    if k >= n:
+        return "exact occlusion of all features"
     return (
-        f"exact occlusion of the top {n_candidates} of {n} features by gradient x "
+        f"exact occlusion of the top {k} of {n} features by gradient x "
         "(standardised value - standardised median)"
     )
 

@@ -94,6 +94,8 @@ class TrainConfig:
     explainer_candidates: int = explain.DEFAULT_CANDIDATES
 
     def __post_init__(self) -> None:
+        if self.explainer_candidates < 1:
+            raise ValueError("explainer_candidates must be at least 1")
         unknown = [a for a in self.algorithms if a not in ALGORITHMS]
         if unknown or not self.algorithms:
             raise ValueError(f"unknown algorithms {unknown}; choose from {list(ALGORITHMS)}")

@@ -145,13 +145,24 @@ def features_matrix(
 
 
 def score_matrix(model: ScoringModel, x: np.ndarray) -> np.ndarray:
-    """Churn probability for each row of a checked float32 matrix, as a float32 vector."""
-    out = model.session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
-    if out.shape != (x.shape[0], 1) or out.dtype != np.float32:
+    """Churn probability for each row of a checked float32 matrix, as a float32 vector.
+
+    ONNX Runtime writes straight into a numpy buffer bound as the output (io_binding): about
+    15% faster per 2048-row call than `session.run` (bench/RESULTS_scoring.md), and the buffer
+    becomes the Arrow result without a copy. ORT refuses an output of another shape or type.
+    """
+    rows = x.shape[0]
+    out = np.empty((rows, 1), dtype=np.float32)
+    binding = model.session.io_binding()
+    binding.bind_cpu_input(INPUT_NAME, x)
+    binding.bind_output(OUTPUT_NAME, "cpu", 0, np.float32, out.shape, out.ctypes.data)
+    try:
+        model.session.run_with_iobinding(binding)
+    except Exception as exc:  # onnxruntime raises its own exception types
         raise RuntimeError(
-            f"model {model.version}: '{OUTPUT_NAME}' is {out.dtype} {out.shape}, expected "
-            f"float32 ({x.shape[0]}, 1)"
-        )
+            f"model {model.version}: scoring failed (expected '{OUTPUT_NAME}' float32 "
+            f"({rows}, 1)): {exc}"
+        ) from exc
     return out.reshape(-1)
 
 
