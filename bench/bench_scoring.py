@@ -6,8 +6,13 @@ Builds a random feature table (`features FLOAT[N]`, stored column) in DuckDB and
 - yardstick: ONNX Runtime on numpy batches (1 and 2 threads), no DuckDB;
 - `churn_score` inside `create table ... as select` (threads = --threads), plus variants
   (a naive per-row to_numpy UDF; ORT intra-op threads; graph optimisation level; DuckDB threads);
-- `churn_reasons` (attribution output, and exact occlusion on a subset) vs `churn_score`;
+- `churn_reasons` (explain.onnx as training exports it, the older first-order attribution
+  variants, and exact occlusion on a subset) vs `churn_score`, and the explainer's agreement
+  with exact occlusion;
 - the whole scoring step as the dbt model runs it (score + reasons in one statement).
+
+With --model-dir (a real artifacts/models/<version>/ folder) the real model and its explainer
+are used instead of the toy MLP, with --features-db rows of main.training_examples tiled.
 
 Run: PYTHONPATH=. python bench/bench_scoring.py --rows 1000000 --features 60
 """
