@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     if real is not None and args.features_db:
         with duckdb.connect(args.features_db, read_only=True) as src:
             base = np.array(
-                src.sql("select features from main.training_examples").fetchnumpy()["features"]
+                src.sql("select features from main.training_examples")
+                .fetchnumpy()["features"]
                 .tolist(),
                 np.float32,
             )
@@ -279,9 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             out = np.empty((xm.shape[0], 1), np.float32)
             b = s1.io_binding()
             b.bind_cpu_input("features", xm)
-            b.bind_output(
-                "churn_probability", "cpu", 0, np.float32, out.shape, out.ctypes.data
-            )
+            b.bind_output("churn_probability", "cpu", 0, np.float32, out.shape, out.ctypes.data)
             s1.run_with_iobinding(b)
             return pa.array(out.reshape(-1))
 

@@ -30,10 +30,12 @@ from models_py import data, explain, export, train  # noqa: E402
 
 
 def agreement(got: list[tuple[int, ...]], want: list[tuple[int, ...]]) -> str:
-    top1 = np.mean([g[:1] == w[:1] for g, w in zip(got, want)])
-    top3 = np.mean([g == w for g, w in zip(got, want)])
-    s3 = np.mean([set(g) == set(w) for g, w in zip(got, want)])
-    return f"same top reason {top1:6.1%}  same top-3 (ordered) {top3:6.1%}  same top-3 set {s3:6.1%}"
+    top1 = np.mean([g[:1] == w[:1] for g, w in zip(got, want, strict=True)])
+    top3 = np.mean([g == w for g, w in zip(got, want, strict=True)])
+    s3 = np.mean([set(g) == set(w) for g, w in zip(got, want, strict=True)])
+    return (
+        f"same top reason {top1:6.1%}  same top-3 (ordered) {top3:6.1%}  same top-3 set {s3:6.1%}"
+    )
 
 
 def first_order(net: explain.Network, x: np.ndarray, med: np.ndarray, space: str) -> np.ndarray:
@@ -79,33 +81,36 @@ def main() -> int:
     print(f"# {len(X)} test rows x {n} features; selected {out.algorithm}")
     for alg, res in out.results.items():
         net = explain.network_from_keras(res.export_model, train.CLIP)
-        model = export.to_onnx(
-            res.export_model, n, {k: "" for k in export.METADATA_KEYS}
-        )
+        model = export.to_onnx(res.export_model, n, {k: "" for k in export.METADATA_KEYS})
         sess = explain._session(model)
         t0 = time.perf_counter()
         p_occ, exact = explain.occlusion_impacts(sess, X, med)
         t_occ = time.perf_counter() - t0
         want = explain.top_positive(exact)
         hidden = [w.shape[1] for w, _ in net.layers[:-1]]
-        print(f"\n## {alg} {hidden} (val PR-AUC {res.val_pr_auc:.4f}); exact occlusion {t_occ:.2f}s")
+        print(
+            f"\n## {alg} {hidden} (val PR-AUC {res.val_pr_auc:.4f}); exact occlusion {t_occ:.2f}s"
+        )
         print(
             f"rows with < 3 positive impacts: {np.mean([len(w) < 3 for w in want]):.1%}; "
             f"median |3rd impact| {np.median(np.sort(exact, axis=1)[:, -3]):.2e}"
         )
         for space in ("x", "z"):
             fo = first_order(net, X, med, space)
-            print(f"first-order in {space}-space      : {agreement(explain.top_positive(fo), want)}")
-        t_plain = min(
-            _time(lambda: score(sess, X)) for _ in range(3)
-        )
-        for k in ((n,) if alg == "logreg" else (3, 4, 6, 8, 12, 16)):
+            print(
+                f"first-order in {space}-space      : {agreement(explain.top_positive(fo), want)}"
+            )
+        t_plain = min(_time(lambda sess=sess: score(sess, X)) for _ in range(3))
+        for k in (n,) if alg == "logreg" else (3, 4, 6, 8, 12, 16):
             ebytes = explain.build_explainer(net, med, n_candidates=k)
             esess = explain._session(ebytes)
             _, feat, imp = explain.explain(esess, X)
-            got = [tuple(int(c) for c, v in zip(f, i) if v > 0) for f, i in zip(feat, imp)]
+            got = [
+                tuple(int(c) for c, v in zip(f, i, strict=True) if v > 0)
+                for f, i in zip(feat, imp, strict=True)
+            ]
             err = float(np.max(np.abs(np.take_along_axis(exact, feat, axis=1) - imp)))
-            t_e = min(_time(lambda: explain.explain(esess, X)) for _ in range(3))
+            t_e = min(_time(lambda esess=esess: explain.explain(esess, X)) for _ in range(3))
             print(
                 f"explainer K={k:3d}               : {agreement(got, want)}  max |err| {err:.1e}"
                 f"  cost {t_e / t_plain:4.2f}x score"

@@ -345,7 +345,9 @@ def _session(model: bytes) -> Any:
     return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
-def explain(explainer: bytes | Any, X: np.ndarray, batch_size: int = 8192) -> tuple[np.ndarray, ...]:
+def explain(
+    explainer: bytes | Any, X: np.ndarray, batch_size: int = 8192
+) -> tuple[np.ndarray, ...]:
     """Run the explainer: (p [rows], feature [rows, R] int64, impact [rows, R] float32)."""
     sess = _session(explainer) if isinstance(explainer, bytes) else explainer
     X = np.ascontiguousarray(X, np.float32)
@@ -379,7 +381,10 @@ def top_positive(impact: np.ndarray, k: int = N_REASONS) -> list[tuple[int, ...]
     """Per row, the features of the (at most) k largest positive impacts, largest first."""
     order = np.argsort(-impact, axis=1, kind="stable")[:, :k]
     vals = np.take_along_axis(impact, order, axis=1)
-    return [tuple(int(c) for c, v in zip(o, vs) if v > 0) for o, vs in zip(order, vals)]
+    return [
+        tuple(int(c) for c, v in zip(o, vs, strict=True) if v > 0)
+        for o, vs in zip(order, vals, strict=True)
+    ]
 
 
 def verify(
@@ -410,13 +415,18 @@ def verify(
             f"{p_err:.2e}, reported impacts by {imp_err:.2e} (tolerance {tolerance:.0e})"
         )
     # reasons as the scorer reports them: only positive impacts
-    got = [tuple(int(c) for c, v in zip(f, i) if v > 0) for f, i in zip(feat, imp)]
+    got = [
+        tuple(int(c) for c, v in zip(f, i, strict=True) if v > 0)
+        for f, i in zip(feat, imp, strict=True)
+    ]
     want = top_positive(exact, feat.shape[1])
     return {
         "rows": int(len(X)),
         "max_abs_p_error": p_err,
         "max_abs_impact_error": imp_err,
-        "same_top1": float(np.mean([g[:1] == w[:1] for g, w in zip(got, want)])),
-        "same_top3": float(np.mean([g == w for g, w in zip(got, want)])),
-        "same_top3_set": float(np.mean([set(g) == set(w) for g, w in zip(got, want)])),
+        "same_top1": float(np.mean([g[:1] == w[:1] for g, w in zip(got, want, strict=True)])),
+        "same_top3": float(np.mean([g == w for g, w in zip(got, want, strict=True)])),
+        "same_top3_set": float(
+            np.mean([set(g) == set(w) for g, w in zip(got, want, strict=True)])
+        ),
     }

@@ -598,7 +598,10 @@ def fit_models(
     parity = export.check_parity(best.export_model, onnx_bytes, Xt[parity_rows])
     # every reported impact must be the exact occlusion impact through model.onnx
     explainer_check = explain.verify(
-        onnx_bytes, explainer_bytes, Xt[_subsample(np.arange(len(Xt)), 2_000, config.seed)], medians
+        onnx_bytes,
+        explainer_bytes,
+        Xt[_subsample(np.arange(len(Xt)), 2_000, config.seed)],
+        medians,
     )
     explainer_check["method"] = meta["explainer_method"]
     test_p = export.predict_onnx(onnx_bytes, Xt)

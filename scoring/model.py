@@ -254,7 +254,8 @@ def _load_explainer(path: Path, meta: dict[str, str], n: int) -> ort.InferenceSe
     """Load the explainer file named in the model's metadata, None when there is none.
 
     The explainer is the same network with extra outputs (the top reasons, or a
-    `churn_attribution` per feature, see `_explainer_kind`); it lives in a separate file so that `churn_score` does not pay for the attribution (ONNX Runtime runs
+    `churn_attribution` per feature, see `_explainer_kind`); it lives in a separate file so
+    that `churn_score` does not pay for the attribution (ONNX Runtime runs
     the whole graph whatever outputs are requested). Its sha256 is stamped in the model's
     metadata, so the registry's sha256 of the model covers it too.
     """
@@ -413,7 +414,7 @@ def load_model(
 
 
 def _explainer_kind(explainer: ort.InferenceSession, path: Path, n: int) -> str:
-    """"reasons" or "attribution" from the explainer's outputs (ModelError if neither fits)."""
+    """ "reasons" or "attribution" from the explainer's outputs (ModelError if neither fits)."""
     outs = {o.name: o for o in explainer.get_outputs()}
     if OUTPUT_NAME not in outs:
         raise ModelError(f"{path}: explainer has no output '{OUTPUT_NAME}'")

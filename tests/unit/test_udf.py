@@ -162,7 +162,9 @@ def test_reasons_from_exported_explainer_are_exact_occlusion(
             assert r["impact"] == pytest.approx(float(impact[i, j]), abs=1e-5)
             assert r["impact"] > 0
             assert r["value"] == pytest.approx(float(x[i, j]), abs=1e-6)
-        assert [r["impact"] for r in reasons] == sorted((r["impact"] for r in reasons), reverse=True)
+        assert [r["impact"] for r in reasons] == sorted(
+            (r["impact"] for r in reasons), reverse=True
+        )
         if all_exact:
             assert got == order, i
         same += got == order
