@@ -6,8 +6,13 @@ Builds a random feature table (`features FLOAT[N]`, stored column) in DuckDB and
 - yardstick: ONNX Runtime on numpy batches (1 and 2 threads), no DuckDB;
 - `churn_score` inside `create table ... as select` (threads = --threads), plus variants
   (a naive per-row to_numpy UDF; ORT intra-op threads; graph optimisation level; DuckDB threads);
-- `churn_reasons` (attribution output, and exact occlusion on a subset) vs `churn_score`;
+- `churn_reasons` (explain.onnx as training exports it, the older first-order attribution
+  variants, and exact occlusion on a subset) vs `churn_score`, and the explainer's agreement
+  with exact occlusion;
 - the whole scoring step as the dbt model runs it (score + reasons in one statement).
+
+With --model-dir (a real artifacts/models/<version>/ folder) the real model and its explainer
+are used instead of the toy MLP, with --features-db rows of main.training_examples tiled.
 
 Run: PYTHONPATH=. python bench/bench_scoring.py --rows 1000000 --features 60
 """
@@ -15,6 +20,7 @@ Run: PYTHONPATH=. python bench/bench_scoring.py --rows 1000000 --features 60
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -98,6 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--quick", action="store_true", help="skip the variants (main figures only)")
     ap.add_argument("--db", default=":memory:", help="DuckDB database (default in memory)")
+    ap.add_argument(
+        "--model-dir",
+        help="a real exported model (artifacts/models/<version>/ with model.onnx and "
+        "explain.onnx) instead of the toy MLP; its feature names are used",
+    )
+    ap.add_argument(
+        "--features-db",
+        help="with --model-dir: DuckDB file whose main.training_examples rows are tiled to "
+        "--rows (realistic values); else random normal values",
+    )
     args = ap.parse_args(argv)
 
     rows, n = args.rows, args.features
@@ -105,11 +121,28 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench_scoring_"))
     rng = np.random.default_rng(0)
     medians = rng.standard_normal(n).astype(np.float32) * 0.1
+    real = None
+    if args.model_dir:
+        real = Path(args.model_dir).resolve() / "model.onnx"
+        meta = ort.InferenceSession(str(real)).get_modelmeta().custom_metadata_map
+        names = json.loads(meta["feature_names"])
+        n = len(names)
+        medians = np.asarray(json.loads(meta["feature_medians"]), np.float32)
     plain = write_model(tmp, names, args.hidden, version="bench-plain", medians=medians)
     attr = write_model(
         tmp, names, args.hidden, version="bench-attr", medians=medians, attribution=True
     )
-    x = rng.standard_normal((rows, n)).astype(np.float32)
+    if real is not None and args.features_db:
+        with duckdb.connect(args.features_db, read_only=True) as src:
+            base = np.array(
+                src.sql("select features from main.training_examples")
+                .fetchnumpy()["features"]
+                .tolist(),
+                np.float32,
+            )
+        x = np.ascontiguousarray(np.resize(base, (rows, n)))
+    else:
+        x = rng.standard_normal((rows, n)).astype(np.float32)
 
     con = duckdb.connect(args.db)
     con.execute(f"set threads = {args.threads}")
@@ -128,9 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     con.unregister("feats_arrow")
     del feats
 
+    what = (
+        f"real model {real.parent.name}"
+        if real is not None
+        else f"MLP {n}-{'-'.join(map(str, args.hidden))}-1"
+    )
     print(
-        f"# {rows:,} rows x {n} features, MLP {n}-{'-'.join(map(str, args.hidden))}-1, "
-        f"DuckDB threads={args.threads}, best of {args.repeat}"
+        f"# {rows:,} rows x {n} features, {what}, DuckDB threads={args.threads}, "
+        f"best of {args.repeat}"
     )
     print(
         f"# duckdb {duckdb.__version__}, onnxruntime {ort.__version__}, numpy "
@@ -139,13 +177,25 @@ def main(argv: list[str] | None = None) -> int:
     arg = [f"FLOAT[{n}]"]
     r_type = scoring.udf.REASON_SQL_TYPE
 
-    # the real path: scoring.register, plain model + explainer file
-    expl = write_model(
-        tmp, names, args.hidden, version="bench-expl", medians=medians, explainer=True
-    )
-    m_expl = scoring.register(con, expl.path)
+    # the real path: scoring.register, plain model + explainer file (as training exports it)
+    if real is not None:
+        expl_path = real
+        plain_path = real
+    else:
+        expl_path = write_model(
+            tmp, names, args.hidden, version="bench-expl", medians=medians, explainer="reasons"
+        ).path
+        plain_path = plain.path
+    m_expl = scoring.register(con, expl_path)
+    print(f"# explainer: {m_expl.explainer_method}")
     m_attr = scoring.load_model(con, attr.path)
-    m_plain = scoring.load_model(con, plain.path)
+    m_plain = scoring.load_model(con, plain_path)
+    m_first_order = scoring.load_model(
+        con,
+        write_model(
+            tmp, names, args.hidden, version="bench-fo", medians=medians, explainer=True
+        ).path,
+    )
 
     def ctas(expr: str, source: str = "feats") -> Callable[[], object]:
         return lambda: con.execute(
@@ -167,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         xm = a.combine_chunks().flatten().to_numpy().reshape(-1, n)
         return pa.array(m_plain.session.run(["churn_probability"], {"features": xm})[0][:, 0])
 
-    s1 = ort_session(plain.path, 1)
-    s2 = ort_session(plain.path, 2)
+    s1 = ort_session(plain_path, 1)
+    s2 = ort_session(plain_path, 2)
     s_attr = ort_session(attr.path, 1)
     con.create_function(
         "noop", lambda a: pa.array(np.zeros(len(a), np.float32)), arg, "FLOAT", type="arrow"
@@ -190,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "duckdb plumbing only: do-nothing arrow UDF": (ctas("noop(features)"), args.repeat),
         "churn_score in CTAS": (ctas("churn_score(features) as p"), args.repeat),
-        "churn_reasons in CTAS (explainer file)": (
+        "churn_reasons in CTAS (explain.onnx)": (
             ctas("churn_reasons(features) as r"),
             args.repeat,
         ),
@@ -220,9 +270,47 @@ def main(argv: list[str] | None = None) -> int:
         ):
             fname = "v_" + label.replace(" ", "_").replace("-", "_")
             con.create_function(
-                fname, udf_with(ort_session(plain.path, intra, level)), arg, "FLOAT", type="arrow"
+                fname, udf_with(ort_session(plain_path, intra, level)), arg, "FLOAT", type="arrow"
             )
             cases[f"churn_score body, {label}"] = (ctas(f"{fname}(features)"), args.repeat)
+        names_t = m_plain.feature_names
+
+        def iobinding_fn(a: pa.ChunkedArray) -> pa.Array:
+            xm = scoring.udf.features_matrix(a, names_t)
+            out = np.empty((xm.shape[0], 1), np.float32)
+            b = s1.io_binding()
+            b.bind_cpu_input("features", xm)
+            b.bind_output("churn_probability", "cpu", 0, np.float32, out.shape, out.ctypes.data)
+            s1.run_with_iobinding(b)
+            return pa.array(out.reshape(-1))
+
+        con.create_function("iob_score", iobinding_fn, arg, "FLOAT", type="arrow")
+        cases["churn_score body, io_binding + preallocated output"] = (
+            ctas("iob_score(features)"),
+            args.repeat,
+        )
+
+        def unchecked_fn(a: pa.ChunkedArray) -> pa.Array:
+            c = a.chunk(0) if a.num_chunks == 1 else a.combine_chunks()
+            xm = c.values.to_numpy(zero_copy_only=True)[c.offset * n :].reshape(len(c), n)
+            return pa.array(s1.run(["churn_probability"], {"features": xm})[0].reshape(-1))
+
+        con.create_function("unchecked_score", unchecked_fn, arg, "FLOAT", type="arrow")
+        cases["churn_score body, zero copy, no input checks"] = (
+            ctas("unchecked_score(features)"),
+            args.repeat,
+        )
+        spin = ort.SessionOptions()
+        spin.intra_op_num_threads = 1
+        spin.inter_op_num_threads = 1
+        s_spin = ort.InferenceSession(
+            str(plain_path), sess_options=spin, providers=["CPUExecutionProvider"]
+        )
+        con.create_function("spin_score", udf_with(s_spin), arg, "FLOAT", type="arrow")
+        cases["churn_score body, ORT defaults (spinning allowed)"] = (
+            ctas("spin_score(features)"),
+            args.repeat,
+        )
         for t in (1, 4):
 
             def with_threads(t: int = t) -> None:
@@ -242,6 +330,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         cases["churn_reasons, attribution output inside model.onnx"] = (
             ctas("reasons_attr_model(features)"),
+            args.repeat,
+        )
+        con.create_function(
+            "reasons_first_order",
+            scoring.udf.make_reasons_function(m_first_order),
+            arg,
+            r_type,
+            type="arrow",
+        )
+        cases["churn_reasons, first-order churn_attribution explainer (toy MLP)"] = (
+            ctas("reasons_first_order(features)"),
             args.repeat,
         )
 
@@ -272,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# churn_score / yardstick throughput: {yard / score_t:.2f}x")
     print(
         f"# churn_reasons / churn_score cost: "
-        f"{best['churn_reasons in CTAS (explainer file)'] / score_t:.2f}x"
+        f"{best['churn_reasons in CTAS (explain.onnx)'] / score_t:.2f}x"
     )
     print(
         f"# whole scoring step for {rows:,} rows: "
@@ -296,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{t_occ / score_t:5.1f}x churn_score cost"
     )
 
-    # agreement of attribution vs exact occlusion on the subset
+    # agreement of the explainer vs exact occlusion on the subset
     got = con.sql(
         "select customer_id, churn_reasons(features) a, reasons_occlusion(features) o "
         "from feats_small order by customer_id limit 20000"
@@ -308,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         {r["feature"] for r in a} == {r["feature"] for r in o} for _, a, o in got
     )
     print(
-        f"# attribution vs exact occlusion on {len(got):,} rows: same top reason "
+        f"# explainer vs exact occlusion on {len(got):,} rows: same top reason "
         f"{same_top1:.1%}, same top-3 set {same_set:.1%}"
     )
     return 0

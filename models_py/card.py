@@ -74,6 +74,16 @@ def render(outcome: Any, registration: Any, plot_files: list[Path]) -> str:
         f"(a={m['algorithms'][outcome.algorithm]['platt']['a']:.4f}, "
         f"b={m['algorithms'][outcome.algorithm]['platt']['b']:.4f})",
         f"- ONNX Runtime vs Keras max abs difference: {outcome.parity_max_abs_diff:.2e}",
+    ]
+    ex = m.get("explainer")
+    if ex:
+        lines += [
+            f"- reason codes (`explain.onnx`): {ex['method']}; reported impacts equal exact "
+            f"occlusion through model.onnx within {ex['max_abs_impact_error']:.1e}; same top "
+            f"reason as full exact occlusion on {ex['same_top1']:.1%}, same top 3 on "
+            f"{ex['same_top3']:.1%} of {ex['rows']} test rows",
+        ]
+    lines += [
         "",
         "## Features (input order) and training medians",
         "",

@@ -94,6 +94,14 @@ def add_subcommands(subparsers: Any) -> None:
         help="TensorFlow intra-op threads (default 0 = TensorFlow decides)",
     )
     p.add_argument(
+        "--explainer-candidates",
+        type=int,
+        default=8,
+        help="reason codes of an MLP: features occluded exactly per customer, ranked by "
+        "gradient (default 8; fewer is faster and more often misses one of the true top 3; "
+        "logistic regression is always exact for all features)",
+    )
+    p.add_argument(
         "--high-precision",
         type=float,
         default=0.7,
@@ -181,6 +189,7 @@ def _train(args: argparse.Namespace) -> int:
             search=not args.no_search,
             threads=args.threads,
             policy=ThresholdPolicy(args.high_precision, args.high_fallback_top, args.medium_top),
+            explainer_candidates=args.explainer_candidates,
         )
         result = train_and_register(
             args.db,

@@ -27,6 +27,9 @@ METADATA_KEYS: tuple[str, ...] = (
     "feature_medians",
 )
 PARITY_TOLERANCE = 1e-5
+# optional: the explainer written next to model.onnx (models_py/explain.py)
+EXPLAINER_FILE_KEY = "explainer_file"
+EXPLAINER_SHA_KEY = "explainer_sha256"
 
 
 class ExportError(RuntimeError):

@@ -130,6 +130,7 @@ class Candidate:
     metrics: dict[str, Any]
     thresholds: dict[str, float]
     onnx_bytes: bytes = field(repr=False)
+    explainer_bytes: bytes = field(default=b"", repr=False)
 
     @classmethod
     def from_outcome(cls, outcome: Any) -> Candidate:
@@ -147,6 +148,7 @@ class Candidate:
             metrics=outcome.metrics,
             thresholds=outcome.thresholds,
             onnx_bytes=outcome.onnx_bytes,
+            explainer_bytes=getattr(outcome, "explainer_bytes", b""),
         )
 
 
@@ -240,14 +242,31 @@ def active_model(
     if record is None:
         raise NoActiveModelError(f"no active model in {TABLE}: run `churnwatch train`")
     problems = compatibility_problems(record, feature_names, horizon_days)
-    path = Path(record.onnx_path)
-    if not path.is_file():
-        problems.append(f"model {record.model_version}'s ONNX file {path} is missing")
-    elif _sha256(path.read_bytes()) != record.onnx_sha256:
-        problems.append(f"model {record.model_version}'s ONNX file {path} has changed (sha256)")
+    problems += artifact_problems(record)
     if problems:
         raise IncompatibleModelError("; ".join(problems) + ": run `churnwatch train`")
     return record
+
+
+def artifact_problems(record: ModelRecord) -> list[str]:
+    """Why the model's files cannot be used (empty list: model.onnx has the registered sha256
+    and the explainer its metadata names, if any, has the sha256 stamped there)."""
+    path = Path(record.onnx_path)
+    if not path.is_file():
+        return [f"model {record.model_version}'s ONNX file {path} is missing"]
+    data = path.read_bytes()
+    if _sha256(data) != record.onnx_sha256:
+        return [f"model {record.model_version}'s ONNX file {path} has changed (sha256)"]
+    meta = export.read_metadata(data)
+    name = meta.get(export.EXPLAINER_FILE_KEY)
+    if not name:
+        return []
+    epath = path.parent / name
+    if epath.parent != path.parent or not epath.is_file():
+        return [f"model {record.model_version}'s explainer {epath} is missing"]
+    if _sha256(epath.read_bytes()) != meta.get(export.EXPLAINER_SHA_KEY, "").lower():
+        return [f"model {record.model_version}'s explainer {epath} has changed (sha256)"]
+    return []
 
 
 def _sha256(data: bytes) -> str:
@@ -333,6 +352,11 @@ def register(
     out_dir = artifacts_root(artifacts) / "models" / candidate.model_version
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = out_dir / "model.onnx"
+    explainer_path = out_dir / "explain.onnx"
+    if candidate.explainer_bytes:
+        explainer_path.write_bytes(candidate.explainer_bytes)
+    else:
+        explainer_path.unlink(missing_ok=True)
     onnx_path.write_bytes(candidate.onnx_bytes)
     ok, reason, comp = _compare_with_active(con, candidate, X_test, y_test, tolerance)
     if not ok and force:
@@ -398,11 +422,9 @@ def promote(con: duckdb.DuckDBPyConnection, version: str) -> ModelRecord:
         RegistryError: Unknown version, or its ONNX file is missing or altered.
     """
     record = get_model(con, version)
-    path = Path(record.onnx_path)
-    if not path.is_file():
-        raise RegistryError(f"cannot promote {version}: ONNX file {path} is missing")
-    if _sha256(path.read_bytes()) != record.onnx_sha256:
-        raise RegistryError(f"cannot promote {version}: ONNX file {path} has changed")
+    problems = artifact_problems(record)
+    if problems:
+        raise RegistryError(f"cannot promote {version}: " + "; ".join(problems))
     con.execute("begin transaction")
     try:
         con.execute(

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from models_py import FORMAT_VERSION, export, metrics
+from models_py import FORMAT_VERSION, explain, export, metrics
 from models_py.data import Examples, TimeSplit, time_folds, time_split
 from models_py.metrics import ThresholdPolicy
 
@@ -71,6 +71,8 @@ class TrainConfig:
         search_max_rows: Fit rows per search fold are subsampled to at most this many.
         threads: TensorFlow intra-op threads (0 = TensorFlow's default).
         policy: Risk-tier threshold policy.
+        explainer_candidates: K, features occluded exactly per row by an MLP's explainer
+            (models_py/explain.py; logistic regression is exact for all features).
     """
 
     horizon_days: int = 30
@@ -89,8 +91,11 @@ class TrainConfig:
     min_delta: float = 1e-3
     threads: int = 0
     policy: ThresholdPolicy = field(default_factory=ThresholdPolicy)
+    explainer_candidates: int = explain.DEFAULT_CANDIDATES
 
     def __post_init__(self) -> None:
+        if self.explainer_candidates < 1:
+            raise ValueError("explainer_candidates must be at least 1")
         unknown = [a for a in self.algorithms if a not in ALGORITHMS]
         if unknown or not self.algorithms:
             raise ValueError(f"unknown algorithms {unknown}; choose from {list(ALGORITHMS)}")
@@ -162,6 +167,7 @@ class TrainOutcome:
     model_version: str
     algorithm: str
     onnx_bytes: bytes
+    explainer_bytes: bytes
     export_model: Any
     feature_names: list[str]
     config: TrainConfig
@@ -576,9 +582,28 @@ def fit_models(
         "test_start_date": str(split.test_dates[0]),
         "test_end_date": str(split.test_dates[-1]),
     }
+    # the explainer (reason codes) first: model.onnx's metadata carries its name and sha256
+    net = explain.network_from_keras(best.export_model, CLIP)
+    explainer_bytes = explain.build_explainer(
+        net,
+        medians,
+        n_candidates=config.explainer_candidates,
+        metadata={"model_version": version, "feature_names": meta["feature_names"]},
+    )
+    meta[export.EXPLAINER_FILE_KEY] = explain.EXPLAINER_FILE
+    meta[export.EXPLAINER_SHA_KEY] = explain.sha256(explainer_bytes)
+    meta["explainer_method"] = explain.method_description(net, config.explainer_candidates)
     onnx_bytes = export.to_onnx(best.export_model, len(names), meta)
     parity_rows = _subsample(np.arange(len(Xt)), 20_000, config.seed)
     parity = export.check_parity(best.export_model, onnx_bytes, Xt[parity_rows])
+    # every reported impact must be the exact occlusion impact through model.onnx
+    explainer_check = explain.verify(
+        onnx_bytes,
+        explainer_bytes,
+        Xt[_subsample(np.arange(len(Xt)), 2_000, config.seed)],
+        medians,
+    )
+    explainer_check["method"] = meta["explainer_method"]
     test_p = export.predict_onnx(onnx_bytes, Xt)
     baseline_scores = None
     baseline: dict[str, Any]
@@ -615,6 +640,7 @@ def fit_models(
         "config": config.as_dict(),
         "data_fingerprint": ex.fingerprint(),
         "parity_max_abs_diff": parity,
+        "explainer": explainer_check,
         "train_seconds": round(seconds, 2),
     }
     log(
@@ -622,10 +648,16 @@ def fit_models(
         f"{metric_json['test']['pr_auc']:.4f}, ROC-AUC {metric_json['test']['roc_auc']:.4f}, "
         f"parity {parity:.1e} ({seconds:.1f}s)"
     )
+    log(
+        f"explainer ({explainer_check['method']}): same top reason as exact occlusion on "
+        f"{explainer_check['same_top1']:.1%}, same top-3 on {explainer_check['same_top3']:.1%} "
+        f"of {explainer_check['rows']} test rows"
+    )
     return TrainOutcome(
         model_version=version,
         algorithm=best.algorithm,
         onnx_bytes=onnx_bytes,
+        explainer_bytes=explainer_bytes,
         export_model=best.export_model,
         feature_names=names,
         config=config,

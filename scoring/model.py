@@ -29,6 +29,8 @@ import onnxruntime as ort
 INPUT_NAME = "features"
 OUTPUT_NAME = "churn_probability"
 ATTRIBUTION_NAME = "churn_attribution"
+REASON_FEATURE_NAME = "churn_reason_feature"
+REASON_IMPACT_NAME = "churn_reason_impact"
 EXPLAINER_FILE_KEY = "explainer_file"
 EXPLAINER_SHA_KEY = "explainer_sha256"
 NO_MODEL_MESSAGE = "no active model in main.model_registry: run `churnwatch train` first"
@@ -57,9 +59,15 @@ class ScoringModel:
         medians: Training medians, one per feature (float32), for reason codes.
         thresholds: Risk thresholds {"high": p, "medium": p}.
         session: The shared ONNX Runtime session.
-        has_attribution: Whether reasons can come from a `churn_attribution` output.
-        explainer: The session that computes `churn_attribution` (the model's own session, or
-            the explainer file named in its metadata), None without one.
+        has_attribution: Whether reasons can come from an explainer (see explainer_kind).
+        explainer: The session that explains (the model's own session when it has a
+            `churn_attribution` output, or the explainer file named in its metadata), None
+            without one.
+        explainer_kind: "reasons" (outputs `churn_reason_feature` int64 [batch, R] and
+            `churn_reason_impact` float32 [batch, R]: the top reasons, exact occlusion impacts,
+            largest first), "attribution" (output `churn_attribution` float32 [batch, N]) or
+            None.
+        explainer_method: What the explainer computes (its metadata), for documentation.
     """
 
     version: str
@@ -71,6 +79,8 @@ class ScoringModel:
     session: ort.InferenceSession = field(repr=False, compare=False)
     has_attribution: bool = False
     explainer: ort.InferenceSession | None = field(default=None, repr=False, compare=False)
+    explainer_kind: str | None = None
+    explainer_method: str | None = None
 
     @property
     def n_features(self) -> int:
@@ -243,8 +253,9 @@ def _resolve(
 def _load_explainer(path: Path, meta: dict[str, str], n: int) -> ort.InferenceSession | None:
     """Load the explainer file named in the model's metadata, None when there is none.
 
-    The explainer is the same network with the extra output `churn_attribution`; it lives in
-    a separate file so that `churn_score` does not pay for the attribution (ONNX Runtime runs
+    The explainer is the same network with extra outputs (the top reasons, or a
+    `churn_attribution` per feature, see `_explainer_kind`); it lives in a separate file so
+    that `churn_score` does not pay for the attribution (ONNX Runtime runs
     the whole graph whatever outputs are requested). Its sha256 is stamped in the model's
     metadata, so the registry's sha256 of the model covers it too.
     """
@@ -364,10 +375,7 @@ def load_model(
     if OUTPUT_NAME not in outputs:
         raise ModelError(f"{path}: no output '{OUTPUT_NAME}' (has {sorted(outputs)})")
     explainer = session if ATTRIBUTION_NAME in outputs else _load_explainer(path, meta, n)
-    if explainer is not None:
-        attr_out = {o.name: o for o in explainer.get_outputs()}.get(ATTRIBUTION_NAME)
-        if attr_out is None or list(attr_out.shape)[1:] != [n]:
-            raise ModelError(f"{path}: explainer output '{ATTRIBUTION_NAME}' must be [batch, {n}]")
+    kind = _explainer_kind(explainer, path, n) if explainer is not None else None
 
     medians = _metadata_json(meta, "feature_medians", str(path))
     if not isinstance(medians, list) or len(medians) != n:
@@ -396,4 +404,42 @@ def load_model(
         session=session,
         has_attribution=explainer is not None,
         explainer=explainer,
+        explainer_kind=kind,
+        explainer_method=(
+            explainer.get_modelmeta().custom_metadata_map.get("explainer_method")
+            if explainer is not None
+            else None
+        ),
     )
+
+
+def _explainer_kind(explainer: ort.InferenceSession, path: Path, n: int) -> str:
+    """ "reasons" or "attribution" from the explainer's outputs (ModelError if neither fits)."""
+    outs = {o.name: o for o in explainer.get_outputs()}
+    if OUTPUT_NAME not in outs:
+        raise ModelError(f"{path}: explainer has no output '{OUTPUT_NAME}'")
+    feat, imp = outs.get(REASON_FEATURE_NAME), outs.get(REASON_IMPACT_NAME)
+    if feat is not None or imp is not None:
+        r = None if feat is None else list(feat.shape)[1:]
+        if (
+            feat is None
+            or imp is None
+            or feat.type != "tensor(int64)"
+            or imp.type != "tensor(float)"
+            or len(feat.shape) != 2
+            or r != list(imp.shape)[1:]
+            or not isinstance(r[0], int)
+            or not 1 <= r[0] <= n
+        ):
+            raise ModelError(
+                f"{path}: explainer outputs must be '{REASON_FEATURE_NAME}' int64 [batch, R] and "
+                f"'{REASON_IMPACT_NAME}' float32 [batch, R] with 1 <= R <= {n}"
+            )
+        return "reasons"
+    attr = outs.get(ATTRIBUTION_NAME)
+    if attr is None or list(attr.shape)[1:] != [n]:
+        raise ModelError(
+            f"{path}: explainer needs '{REASON_FEATURE_NAME}'/'{REASON_IMPACT_NAME}' or "
+            f"'{ATTRIBUTION_NAME}' [batch, {n}]"
+        )
+    return "attribution"

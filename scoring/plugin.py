@@ -6,7 +6,7 @@ profiles.yml:
       - module: scoring.plugin
         config:            # optional
           model: null      # None = active model of main.model_registry; or a version / path
-          reasons: auto    # auto | attribution | occlusion
+          reasons: auto    # auto | explainer | occlusion
 
 dbt-duckdb opens one DuckDB connection per database instance and hands it to
 `configure_connection`; each dbt thread then works on a cursor of that connection. The functions
@@ -39,9 +39,9 @@ class Plugin(BasePlugin):
         """Read the optional config; loads nothing (the model is read per database)."""
         self.model: str | None = plugin_config.get("model") or None
         self.reasons: str = plugin_config.get("reasons") or "auto"
-        if self.reasons not in ("auto", "attribution", "occlusion"):
+        if self.reasons not in ("auto", "explainer", "attribution", "occlusion"):
             raise ValueError(
-                f"scoring.plugin: reasons must be auto|attribution|occlusion, got {self.reasons!r}"
+                f"scoring.plugin: reasons must be auto|explainer|occlusion, got {self.reasons!r}"
             )
         self.model_version: str | None = None
         self.unavailable_reason: str | None = None

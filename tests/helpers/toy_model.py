@@ -23,6 +23,8 @@ import onnx
 import pyarrow as pa
 from onnx import TensorProto, helper, numpy_helper
 
+from models_py.explain import Network, build_explainer
+
 OPSET = 17
 DEFAULT_THRESHOLDS = {"high": 0.6, "medium": 0.4}
 
@@ -192,13 +194,16 @@ def write_model(
     attribution: bool = False,
     metadata_feature_names: Sequence[str] | None = None,
     input_width: int | None = None,
-    explainer: bool = False,
+    explainer: bool | str = False,
+    n_candidates: int = 8,
 ) -> ToyModel:
     """Build a model and write it to `directory/<version>/model.onnx`.
 
-    With `explainer=True` the model has no attribution output; the same network with the
-    `churn_attribution` output is written next to it as `explain.onnx`, and the model's
-    metadata names it (`explainer_file`) with its sha256 (`explainer_sha256`).
+    With `explainer=True` (or "attribution") the model has no attribution output; the same
+    network with the `churn_attribution` output is written next to it as `explain.onnx`, and
+    the model's metadata names it (`explainer_file`) with its sha256 (`explainer_sha256`).
+    With `explainer="reasons"` the explainer is the one training exports
+    (models_py.explain.build_explainer: top reasons, exact occlusion of `n_candidates`).
     """
     kwargs: dict[str, object] = {
         "seed": seed,
@@ -211,9 +216,15 @@ def write_model(
     path = Path(directory) / version / "model.onnx"
     path.parent.mkdir(parents=True, exist_ok=True)
     extra: dict[str, str] = {}
-    if explainer:
+    if explainer == "reasons":
+        _, w_, med_ = build_mlp(feature_names, hidden, **kwargs)  # type: ignore[arg-type]
+        expl_bytes = build_explainer(
+            toy_network(w_), med_, n_candidates=n_candidates, metadata={"model_version": version}
+        )
+    elif explainer:
         expl, _, _ = build_mlp(feature_names, hidden, attribution=True, **kwargs)  # type: ignore[arg-type]
         expl_bytes = expl.SerializeToString()
+    if explainer:
         (path.parent / "explain.onnx").write_bytes(expl_bytes)
         extra = {
             "explainer_file": "explain.onnx",
@@ -236,6 +247,19 @@ def write_model(
         medians=med,
         thresholds=dict(thresholds or DEFAULT_THRESHOLDS),
         weights=weights,
+    )
+
+
+def toy_network(weights: list[tuple[np.ndarray, np.ndarray]]) -> Network:
+    """The toy MLP as a models_py.explain.Network (no preprocessing, no Platt scaling)."""
+    n = weights[0][0].shape[0]
+    return Network(
+        log_mask=np.zeros(n, bool),
+        mean=np.zeros(n, np.float32),
+        inv_std=np.ones(n, np.float32),
+        clip=3.0e38,
+        layers=weights,
+        platt=(1.0, 0.0),
     )
 
 

@@ -18,6 +18,7 @@ def test_same_data_and_seed_same_onnx_bytes(examples, small_config):
     second = fit_models(examples, config, log=lambda _: None)
     assert first.model_version == second.model_version
     assert first.onnx_bytes == second.onnx_bytes
+    assert first.explainer_bytes == second.explainer_bytes
 
 
 def test_version_depends_on_data_and_config(examples, small_config, trained):

@@ -85,3 +85,45 @@ def test_conversion_is_byte_stable_in_process(trained, examples):
     n = len(examples.feature_names)
     again = [export.to_onnx(trained.export_model, n, meta) for _ in range(2)]
     assert again[0] == again[1] == trained.onnx_bytes
+
+
+def test_explainer_is_exported_named_and_exact(trained, examples):
+    """explain.onnx: named and hashed in model.onnx's metadata; its probability is model.onnx's
+    and every impact it reports is the exact occlusion impact through model.onnx."""
+    from models_py import explain
+
+    meta = export.read_metadata(trained.onnx_bytes)
+    assert meta[export.EXPLAINER_FILE_KEY] == explain.EXPLAINER_FILE
+    assert meta[export.EXPLAINER_SHA_KEY] == explain.sha256(trained.explainer_bytes)
+    assert meta["explainer_method"] == trained.metrics["explainer"]["method"]
+    X = np.concatenate([trained.test_X[:300], trained.test_X[:20] * 3.0])
+    medians = json.loads(meta["feature_medians"])
+    check = explain.verify(trained.onnx_bytes, trained.explainer_bytes, X, medians)
+    assert check["max_abs_impact_error"] <= explain.EXACT_TOLERANCE
+    assert check["max_abs_p_error"] <= explain.EXACT_TOLERANCE
+    recorded = trained.metrics["explainer"]
+    assert recorded["rows"] > 0 and recorded["max_abs_impact_error"] <= explain.EXACT_TOLERANCE
+    n = len(examples.feature_names)
+    if trained.algorithm == "logreg" or n <= explain.DEFAULT_CANDIDATES:
+        # every feature occluded exactly: the reasons are exact occlusion's
+        assert check["same_top3"] == 1.0
+    # the other candidate is explainable the same way
+    for result in trained.results.values():
+        net = explain.network_from_keras(result.export_model, 10.0)
+        ebytes = explain.build_explainer(net, medians, n_candidates=n)
+        check = explain.verify(result.onnx_bytes, ebytes, X, medians)
+        assert check["same_top3"] == 1.0, result.algorithm  # all candidates: exact reasons
+
+
+def test_explainer_bytes_are_stable(trained):
+    from models_py import explain, train
+
+    meta = export.read_metadata(trained.onnx_bytes)
+    net = explain.network_from_keras(trained.export_model, train.CLIP)
+    again = explain.build_explainer(
+        net,
+        json.loads(meta["feature_medians"]),
+        n_candidates=explain.DEFAULT_CANDIDATES,
+        metadata={"model_version": meta["model_version"], "feature_names": meta["feature_names"]},
+    )
+    assert again == trained.explainer_bytes

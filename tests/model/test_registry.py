@@ -3,7 +3,9 @@ promote/rollback, and refusing a model trained for another feature list or horiz
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -185,6 +187,39 @@ def test_changed_onnx_file_is_not_used(con, tmp_path, test_data):
         f.write(b"\0")
     with pytest.raises(IncompatibleModelError, match="has changed"):
         registry.active_model(con, NAMES, 30)
+
+
+def test_explainer_is_written_and_checked(con, tmp_path, test_data):
+    """A candidate's explainer lands next to model.onnx; a changed explainer makes the model
+    unusable (model.onnx's metadata holds its sha256), and promote refuses it."""
+    import hashlib
+
+    X, y = test_data
+    explainer = logistic_onnx([1, 0, 0])
+    model = onnx.load_from_string(logistic_onnx([1, 0, 0]))
+    onnx.helper.set_model_props(
+        model,
+        {
+            "explainer_file": "explain.onnx",
+            "explainer_sha256": hashlib.sha256(explainer).hexdigest(),
+        },
+    )
+    cand = dataclasses.replace(
+        candidate("v1", [1, 0, 0]),
+        onnx_bytes=model.SerializeToString(),
+        explainer_bytes=explainer,
+    )
+    rec = registry.register(con, cand, X, y, artifacts=tmp_path).record
+    epath = Path(rec.onnx_path).parent / "explain.onnx"
+    assert epath.read_bytes() == explainer
+    assert registry.active_model(con, NAMES, 30).model_version == "v1"
+    registry.register(con, candidate("v2", [1, 0, 0]), X, y, artifacts=tmp_path)
+    epath.write_bytes(explainer + b"\0")
+    with pytest.raises(registry.RegistryError, match="explainer .* has changed"):
+        registry.promote(con, "v1")
+    epath.unlink()
+    with pytest.raises(registry.RegistryError, match="explainer .* is missing"):
+        registry.promote(con, "v1")
 
 
 def test_artifacts_root_option_env_default(monkeypatch, tmp_path):

@@ -115,12 +115,14 @@ def test_two_active_rows_are_refused(tmp_path, scoring_db: ScoringDb) -> None:
         load_model(scoring_db.con)
 
 
-def test_explainer_file_is_verified(tmp_path, scoring_db: ScoringDb) -> None:
-    m = write_model(tmp_path / "e", scoring_db.names, hidden=(4,), version="e1", explainer=True)
+@pytest.mark.parametrize("kind", ["attribution", "reasons"])
+def test_explainer_file_is_verified(tmp_path, scoring_db: ScoringDb, kind: str) -> None:
+    m = write_model(tmp_path / "e", scoring_db.names, hidden=(4,), version="e1", explainer=kind)
     register_in_registry(scoring_db.con, m)
     clear_session_cache()
     loaded = load_model(scoring_db.con)
     assert loaded.has_attribution and loaded.explainer is not loaded.session
+    assert loaded.explainer_kind == kind
     explain = m.path.parent / "explain.onnx"
     explain.write_bytes(explain.read_bytes() + b"\x00")
     with pytest.raises(ModelError, match="sha256 of explainer .* changed after export"):

@@ -118,6 +118,61 @@ def test_reasons_from_attribution_output(
 
 
 @pytest.mark.parametrize(
+    ("hidden", "n_candidates"),
+    [((), 8), ((16, 8), 8), ((16, 8), 3)],
+    ids=["logreg-all-exact", "mlp-all-exact", "mlp-3-candidates"],
+)
+def test_reasons_from_exported_explainer_are_exact_occlusion(
+    tmp_path: Path, scoring_db: ScoringDb, hidden: tuple[int, ...], n_candidates: int
+) -> None:
+    """The explainer training exports (models_py.explain): every reported impact is the exact
+    occlusion impact through model.onnx; with every feature a candidate (logistic regression,
+    or K = N) the reasons are exactly those of full exact occlusion."""
+    from tests.helpers.toy_model import register_in_registry
+
+    n = len(scoring_db.names)
+    m = write_model(
+        tmp_path / "expl",
+        scoring_db.names,
+        hidden=hidden,
+        version="expl-v1",
+        medians=[0.1] * n,
+        seed=4,
+        explainer="reasons",
+        n_candidates=n_candidates,
+    )
+    register_in_registry(scoring_db.con, m)
+    loaded = scoring.register(scoring_db.con)
+    assert loaded.explainer_kind == "reasons" and loaded.explainer is not loaded.session
+    # more rows than one explainer run, so the sub-batching is exercised
+    rows = scoring_db.con.sql(
+        "select churn_score(features), churn_reasons(features) from main.scoring_examples "
+        "order by customer_id"
+    ).fetchall()
+    x = scoring_db.x
+    p = np.array([r[0] for r in rows], np.float32)
+    np.testing.assert_allclose(p, _ort_probabilities(m.path, x), atol=1e-6)
+    impact = _occlusion_reference(m.path, x, m.medians)
+    all_exact = not hidden or n_candidates >= n
+    same = 0
+    for i, (_, reasons) in enumerate(rows):
+        order = [j for j in np.argsort(-impact[i], kind="stable")[:3] if impact[i, j] > 0]
+        got = [scoring_db.names.index(r["feature"]) for r in reasons]
+        for r, j in zip(reasons, got, strict=True):
+            assert r["impact"] == pytest.approx(float(impact[i, j]), abs=1e-5)
+            assert r["impact"] > 0
+            assert r["value"] == pytest.approx(float(x[i, j]), abs=1e-6)
+        assert [r["impact"] for r in reasons] == sorted(
+            (r["impact"] for r in reasons), reverse=True
+        )
+        if all_exact:
+            assert got == order, i
+        same += got == order
+    if not all_exact:
+        assert same / len(rows) > 0.5  # candidates by gradient: mostly the true top 3
+
+
+@pytest.mark.parametrize(
     ("expr", "message"),
     [
         (
