@@ -1,7 +1,7 @@
 """Benchmark: ingest + staging against the floor of a bare read of the same files.
 
 The floor is `create table t as select * from read_csv|read_parquet(file)` for every entity
-file, one after the other in one DuckDB connection. Ours is `churnwatch.ingest` (shape checks,
+file, one after the other in one DuckDB connection, until the file is closed (checkpointed). Ours is `churnwatch.ingest` (shape checks,
 raw load with a rejects table) plus the dbt staging models (typing, cleaning, rejects,
 de-duplication, audit). dbt's own start-up (~5 s per invocation, independent of data size) is
 reported apart from the SQL time taken from dbt's run_results.json.
@@ -81,9 +81,8 @@ def bare_read(data_dir: Path) -> tuple[float, int]:
         reader = "read_parquet" if path.name.endswith(".parquet") else "read_csv"
         con.execute(f"create table {entity.name} as select * from {reader}('{path}')")
         rows += con.execute(f"select count(*) from {entity.name}").fetchall()[0][0]
-    elapsed = time.perf_counter() - started
-    con.close()
-    return elapsed, rows
+    con.close()  # the checkpoint that writes the tables to the file is part of the cost
+    return time.perf_counter() - started, rows
 
 
 def ours(data_dir: Path) -> dict[str, float]:

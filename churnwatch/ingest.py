@@ -232,7 +232,8 @@ def ingest(
     Raises:
         IngestError: the input's shape is wrong (the message names file and column).
     """
-    data_dir = Path(data_dir)
+    # Absolute: raw views over Parquet files are read later by dbt, from another directory.
+    data_dir = Path(data_dir).resolve()
     if not data_dir.is_dir():
         raise IngestError(f"{data_dir}: no such data directory. Pass DATA_DIR=<folder of files>.")
     load_time = (load_time or dt.datetime.now(dt.UTC)).replace(tzinfo=None, microsecond=0)

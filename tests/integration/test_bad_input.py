@@ -76,3 +76,24 @@ def test_failed_run_leaves_previous_database_intact(tmp_path: Path) -> None:
     assert _digest(db) == before
     assert query(db, "select count(*) from staging.stg_shop__orders") == orders_before
     assert not list(tmp_path.glob("*.building*"))
+
+
+def test_relative_data_dir_works_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parquet files are read through views later, by dbt in its own folder: paths must hold."""
+    import duckdb
+
+    data = tmp_path / "shop"
+    data.mkdir()
+    con = duckdb.connect()
+    con.execute(
+        f"copy (select 'O1' as order_id, 'C1' as customer_id, '2024-01-01' as ordered_at, "
+        f"'9.50' as amount) to '{data / 'orders.parquet'}' (format parquet)"
+    )
+    con.close()
+    monkeypatch.chdir(tmp_path)
+    db = run_pipeline(Path("shop"), Path("shop.duckdb"), RunSettings())
+    assert query(tmp_path / db, "select order_id, amount from staging.stg_shop__orders") == [
+        ("O1", __import__("decimal").Decimal("9.50"))
+    ]
