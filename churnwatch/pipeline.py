@@ -44,17 +44,24 @@ def _has_active_model(db_path: Path) -> bool:
 def _ensure_model(db_path: Path, settings: RunSettings, artifacts: Path | None) -> None:
     """Train and register a model when no active one fits the current features and horizon."""
     from churnwatch.features import feature_names
+    from models_py.data import DataError
     from models_py.registry import ensure_model
 
     resolved = settings.resolved()
-    record = ensure_model(
-        db_path,
-        feature_names(),
-        int(resolved["churn_horizon_days"]),
-        active_window_days=int(resolved["active_window_days"]),
-        artifacts=artifacts,
-        log=log.info,
-    )
+    try:
+        record = ensure_model(
+            db_path,
+            feature_names(),
+            int(resolved["churn_horizon_days"]),
+            active_window_days=int(resolved["active_window_days"]),
+            artifacts=artifacts,
+            log=log.info,
+        )
+    except DataError as exc:
+        # Too little labelled history is a property of the data, not a failure of the run: the
+        # tables are still worth having, and scoring starts once a model can be trained.
+        log.warning("cannot train a model yet, churn_scores skipped: %s", exc)
+        return
     log.info("active model: %s", record.model_version)
 
 

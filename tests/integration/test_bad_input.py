@@ -97,3 +97,24 @@ def test_relative_data_dir_works_from_anywhere(
     assert query(tmp_path / db, "select order_id, amount from staging.stg_shop__orders") == [
         ("O1", __import__("decimal").Decimal("9.50"))
     ]
+
+
+def test_too_little_history_to_train_keeps_the_tables(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A shop with a few weeks of data gets its staging and features; scoring waits for history."""
+    db = tmp_path / "shop.duckdb"
+    with caplog.at_level("WARNING", logger="churnwatch.pipeline"):
+        run_pipeline(
+            DATA_DIR / "messy_shop",
+            db,
+            RunSettings(),
+            train=True,
+            artifacts=tmp_path / "artifacts",
+        )
+    assert "cannot train a model yet" in caplog.text
+    assert query(db, "select count(*) from staging.stg_shop__orders") == [(6,)]
+    assert query(
+        db,
+        "select count(*) from information_schema.tables where table_name = 'churn_scores'",
+    ) == [(0,)]
