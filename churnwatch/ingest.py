@@ -107,9 +107,17 @@ def _file_columns(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[
 
 
 def _drop_raw(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
-    con.execute(f"drop view if exists {RAW_SCHEMA}.{entity.name}")
-    con.execute(f"drop table if exists {RAW_SCHEMA}.{entity.name}")
-    con.execute(f"drop table if exists {RAW_SCHEMA}._{entity.name}_rows")
+    """Drop what an earlier load left for `entity` (a view or a table: DuckDB's `drop view if
+    exists` fails on a table of that name, so look the kind up first)."""
+    for name in (entity.name, f"_{entity.name}_rows"):
+        kinds = con.execute(
+            "select 'view' from duckdb_views() where schema_name = ? and view_name = ? "
+            "union all "
+            "select 'table' from duckdb_tables() where schema_name = ? and table_name = ?",
+            [RAW_SCHEMA, name, RAW_SCHEMA, name],
+        ).fetchall()
+        for (kind,) in kinds:
+            con.execute(f"drop {kind} {RAW_SCHEMA}.{name}")
 
 
 def _empty_table(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:

@@ -118,3 +118,25 @@ def test_too_little_history_to_train_keeps_the_tables(
         db,
         "select count(*) from information_schema.tables where table_name = 'churn_scores'",
     ) == [(0,)]
+
+
+def test_reingest_switches_between_parquet_and_csv(tmp_path: Path) -> None:
+    """A second load replaces what the first left, whatever the formats (views vs tables)."""
+    import duckdb
+
+    pq_dir, csv_dir = tmp_path / "pq", tmp_path / "csv"
+    pq_dir.mkdir()
+    csv_dir.mkdir()
+    con = duckdb.connect()
+    con.execute(
+        "copy (select 'O1' as order_id, 'C1' as customer_id, '2024-01-01' as ordered_at, "
+        f"'1.00' as amount) to '{pq_dir / 'orders.parquet'}' (format parquet)"
+    )
+    con.close()
+    (csv_dir / "orders.csv").write_text(
+        "order_id,customer_id,ordered_at,amount\nO2,C2,2024-01-02,2.00\nO3,C3,2024-01-03,3\n"
+    )
+    db = tmp_path / "x.duckdb"
+    for folder, expected in ((pq_dir, 1), (csv_dir, 2), (pq_dir, 1), (pq_dir, 1)):
+        ingest(db, folder)
+        assert query(db, "select count(*) from raw.orders") == [(expected,)]
