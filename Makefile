@@ -60,8 +60,10 @@ format: $(STAMP) ## Format the Python code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP) ## Run the benchmarks in bench/ (see bench/RESULTS.md)
-	$(BIN)/python bench/bench_ingest.py
+bench: $(STAMP) ## Run the quicker benchmarks (bench/RESULTS.md lists every one and its command)
+	$(BIN)/python bench/bench_ingest.py --synthetic-orders 1000000 --format csv
+	$(BIN)/python bench/bench_sample.py --sizes 20000
+	$(BIN)/python bench/bench_scoring.py --rows 1000000 --features 60 --repeat 3
 
 lock: ## Re-pin requirements.lock from a fresh venv (after editing pyproject.toml)
 	rm -rf /tmp/churnwatch-lock && $(PYTHON) -m venv /tmp/churnwatch-lock
