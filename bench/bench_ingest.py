@@ -1,10 +1,11 @@
 """Benchmark: ingest + staging against the floor of a bare read of the same files.
 
 The floor is `create table t as select * from read_csv|read_parquet(file)` for every entity
-file, one after the other in one DuckDB connection, until the file is closed (checkpointed). Ours is `churnwatch.ingest` (shape checks,
-raw load with a rejects table) plus the dbt staging models (typing, cleaning, rejects,
-de-duplication, audit). dbt's own start-up (~5 s per invocation, independent of data size) is
-reported apart from the SQL time taken from dbt's run_results.json.
+file, one after the other in one DuckDB connection, until the file is closed (checkpointed).
+Ours is `churnwatch.ingest` (shape checks, raw load with a rejects table) plus the dbt staging
+models (typing, cleaning, rejects, de-duplication, audit). dbt's own start-up (~5 s per
+invocation, independent of data size) is reported apart from the SQL time taken from dbt's
+run_results.json.
 
     python bench/bench_ingest.py --data-dir data/sample            # an existing shop
     python bench/bench_ingest.py --synthetic-orders 2000000        # a generated orders+events set
@@ -128,13 +129,15 @@ def main() -> None:
     print("|---|---|---|")
     print(f"| bare read_csv/read_parquet into tables (floor) | {floor:.2f} | 1.00 |")
     print(
-        f"| churnwatch ingest (shape checks + raw load) | {res['ingest']:.2f} | {res['ingest'] / floor:.2f} |"
+        f"| churnwatch ingest (shape checks + raw load) | {res['ingest']:.2f} "
+        f"| {res['ingest'] / floor:.2f} |"
     )
     print(
         f"| dbt staging models, SQL time | {res['dbt_sql']:.2f} | {res['dbt_sql'] / floor:.2f} |"
     )
     print(
-        f"| **ingest + staging (cleaning cost)** | **{cleaning:.2f}** | **{cleaning / floor:.2f}** |"
+        f"| **ingest + staging (cleaning cost)** | **{cleaning:.2f}** "
+        f"| **{cleaning / floor:.2f}** |"
     )
     print(
         f"| dbt wall time incl. start-up | {res['dbt_wall']:.2f} | {res['dbt_wall'] / floor:.2f} |"

@@ -136,7 +136,6 @@ def main(argv: list[str] | None = None) -> int:
     from churnwatch.dbt_runner import DbtError
     from churnwatch.ingest import IngestError
     from churnwatch.prepare_cdnow import PrepareError
-
     from models_py.data import DataError
     from models_py.registry import RegistryError
 

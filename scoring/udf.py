@@ -21,6 +21,7 @@ for the life of the process (`_KEEP_ALIVE`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
@@ -363,10 +364,8 @@ def _existing_functions(con: duckdb.DuckDBPyConnection) -> set[str]:
 def _clear_own(con: duckdb.DuckDBPyConnection) -> None:
     """Remove our functions when this very connection registered them (re-registration)."""
     for name in FUNCTION_NAMES:
-        try:
+        with contextlib.suppress(duckdb.Error):  # not registered by this connection
             con.remove_function(name)
-        except duckdb.Error:
-            pass  # not registered by this connection
 
 
 def _registered_elsewhere(con: duckdb.DuckDBPyConnection, version: str) -> bool:

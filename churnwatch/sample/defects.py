@@ -248,7 +248,7 @@ def inject(
             order_rejected = pc.is_in(table.column("order_id"), value_set=rejected_orders)
             order_rejected = order_rejected.to_numpy(zero_copy_only=False)
             own = np.zeros(table.num_rows, dtype=bool)
-            for k, rows in picks.items():
+            for rows in picks.values():
                 own[rows] = True
             st.rejected["orphan_order_item"] += int((order_rejected & ~own).sum())
             dup_rows = dup_rows[~order_rejected[dup_rows]]

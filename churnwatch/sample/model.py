@@ -11,7 +11,8 @@ The model, in days (day 0 is the first day of the period, day ``D - 1`` the end 
   (probability ``c_i``), returned (``r_i``) or completed, so completed orders are a Poisson process
   with daily intensity ``lamc_i(t) = lam0_i * (1 - c_i - r_i) * season(t) * M_i(t)``.
 * ``M_i(t) = 1`` until the *onset* day ``d_i`` (the customer starts to disengage, at the end of
-  that day); afterwards ``M_i(t) = fade(t - d_i; phi_i) = floor + (1 - floor) exp(-(t - d_i)/phi_i)``:
+  that day); afterwards
+  ``M_i(t) = fade(t - d_i; phi_i) = floor + (1 - floor) exp(-(t - d_i)/phi_i)``:
   orders, sessions and basket size fade over weeks, then almost nothing happens.
 * The onset hazard at the end of day ``t`` (while not yet onset) is
   ``h_i(t) = h0_i * exp(clip(B_i(t))) * (1 + w * min(t - g_i(t), cap) / scale)`` where

@@ -82,7 +82,8 @@ def test_rejected_rows_name_file_and_row(messy_db: Path) -> None:
     assert json.loads(raw)["amount"] == "-4.00"
     malformed = query(
         messy_db,
-        "select source_line, raw_record from staging.rejected_rows where reason = 'malformed_csv_line'",
+        "select source_line, raw_record from staging.rejected_rows "
+        "where reason = 'malformed_csv_line'",
     )
     assert malformed[0][0] == 14  # header is line 1; the ragged O10 line is line 14
     assert "O10" in json.loads(malformed[0][1])["csv_line"]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from churnwatch.cli import main as churnwatch_main
 from churnwatch.config import RunSettings
 from churnwatch.pipeline import run_pipeline
-from churnwatch.cli import main as churnwatch_main
 from tests.conftest import query
 
 

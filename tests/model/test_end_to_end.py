@@ -1,4 +1,4 @@
-"""The whole job on a small sample shop: ingest, features, train, score; a rerun reuses the model."""
+"""The whole job on a small sample shop: ingest, features, train, score; reruns reuse the model."""
 
 from __future__ import annotations
 

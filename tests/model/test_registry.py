@@ -151,7 +151,7 @@ def test_registry_row_matches_contract(con, tmp_path, test_data):
     assert rec.onnx_path == str(tmp_path.resolve() / "models" / "v1" / "model.onnx")
     import hashlib
 
-    assert rec.onnx_sha256 == hashlib.sha256(open(rec.onnx_path, "rb").read()).hexdigest()
+    assert rec.onnx_sha256 == hashlib.sha256(Path(rec.onnx_path).read_bytes()).hexdigest()
 
 
 def test_active_model_refuses_other_horizon_or_features(con, tmp_path, test_data):
