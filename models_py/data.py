@@ -6,6 +6,14 @@ The split rule (horizon h, label window of snapshot S = [S, S + h)):
     validation = the latest `val_snapshots` snapshots V with V + h <= first test snapshot;
     train = every snapshot S with S + h <= first validation snapshot.
 So no label window used for fitting is still open at the first date it is evaluated on.
+
+Short history (fewer than `min_train_snapshots` train snapshots after two one-horizon gaps,
+e.g. a 90-day horizon on half a year of data): the test part and its one-horizon gap stay as they are, and only the gap between
+train and validation shrinks to the largest g < h that leaves `min_train_snapshots` train
+snapshots (train = every S with S + g <= first validation snapshot; g >= 1 day, so the parts
+never share a date). Validation then only chooses epochs, hyperparameters and calibration
+(its label windows may overlap the train ones); the test is as leak-free as ever. The split
+records g as `val_gap_days`.
 """
 
 from __future__ import annotations
@@ -165,6 +173,23 @@ class TimeSplit:
     val_dates: tuple[dt.date, ...]
     test_dates: tuple[dt.date, ...]
     horizon_days: int
+    val_gap_days: int | None = None  # train -> validation gap; None = horizon_days
+
+    @property
+    def train_val_gap_days(self) -> int:
+        """Days required between a train snapshot and the first validation snapshot."""
+        return self.horizon_days if self.val_gap_days is None else self.val_gap_days
+
+    @property
+    def short_history(self) -> bool:
+        """Whether the train -> validation gap is shorter than the horizon (see module doc)."""
+        return self.train_val_gap_days < self.horizon_days
+
+    def refit_dates(self, dates: Sequence[dt.date] | np.ndarray) -> tuple[dt.date, ...]:
+        """Every snapshot S in `dates` with S + h <= first test snapshot (train, validation and
+        the snapshots between them): what a final refit may use without touching the test."""
+        h = dt.timedelta(days=self.horizon_days)
+        return tuple(d for d in _sorted_dates(dates) if d + h <= self.test_dates[0])
 
     def masks(self, dates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Boolean row masks (train, validation, test) for an array of snapshot dates."""
@@ -178,6 +203,7 @@ class TimeSplit:
         """JSON-friendly summary."""
         return {
             "horizon_days": self.horizon_days,
+            "validation_gap_days": self.train_val_gap_days,
             "train": [str(self.train_dates[0]), str(self.train_dates[-1]), len(self.train_dates)],
             "validation": [str(self.val_dates[0]), str(self.val_dates[-1]), len(self.val_dates)],
             "test": [str(self.test_dates[0]), str(self.test_dates[-1]), len(self.test_dates)],
@@ -195,6 +221,8 @@ def time_split(
     *,
     val_snapshots: int = 2,
     test_snapshots: int = 1,
+    short_history: bool = True,
+    min_train_snapshots: int = 8,
 ) -> TimeSplit:
     """Split snapshot dates into train / validation / test with a one-horizon gap between each.
 
@@ -203,15 +231,21 @@ def time_split(
         horizon_days: The churn horizon in days (label window length).
         val_snapshots: How many snapshots validate (the latest ones that fit before the test gap).
         test_snapshots: How many of the latest snapshots are the test set.
+        short_history: When two one-horizon gaps do not fit, shrink the train -> validation
+            gap (module docstring) instead of failing. The validation -> test gap never shrinks.
+        min_train_snapshots: Train snapshots the shrunken gap should leave (fewer if there are
+            fewer before the validation part).
 
     Returns:
         The split; it satisfies `check_split`.
 
     Raises:
-        DataError: Too few snapshots for a train part after the two gaps.
+        DataError: Too few snapshots for a train part after the gaps.
     """
-    if horizon_days < 1 or val_snapshots < 1 or test_snapshots < 1:
-        raise ValueError("horizon_days, val_snapshots and test_snapshots must be >= 1")
+    if horizon_days < 1 or val_snapshots < 1 or test_snapshots < 1 or min_train_snapshots < 1:
+        raise ValueError(
+            "horizon_days, val_snapshots, test_snapshots and min_train_snapshots must be >= 1"
+        )
     dates = _sorted_dates(snapshot_dates)
     h = dt.timedelta(days=horizon_days)
     if len(dates) < test_snapshots + 2:
@@ -220,13 +254,24 @@ def time_split(
     val_pool = [d for d in dates if d + h <= test[0]]
     val = val_pool[-val_snapshots:]
     train = [d for d in dates if val and d + h <= val[0]]
+    gap = None
+    if val and len(train) < min_train_snapshots and short_history:
+        before = [d for d in dates if d < val[0]]
+        if before:
+            last_needed = before[min(min_train_snapshots, len(before)) - 1]
+            gap = min(horizon_days - 1, (val[0] - last_needed).days)
+            train = [d for d in before if d + dt.timedelta(days=gap) <= val[0]]
     if not val or not train:
         raise DataError(
             f"{len(dates)} snapshots from {dates[0]} to {dates[-1]} are too few for a "
+            f"train/validation/test split with a {horizon_days}-day gap before the test "
+            f"snapshot (need labelled snapshots spanning more than {horizon_days} days)"
+            if short_history
+            else f"{len(dates)} snapshots from {dates[0]} to {dates[-1]} are too few for a "
             f"train/validation/test split with {horizon_days}-day gaps "
             f"(need data spanning at least {2 * horizon_days} days before the test snapshot)"
         )
-    split = TimeSplit(tuple(train), tuple(val), tuple(test), horizon_days)
+    split = TimeSplit(tuple(train), tuple(val), tuple(test), horizon_days, gap)
     check_split(split)
     return split
 
@@ -234,15 +279,19 @@ def time_split(
 def check_split(split: TimeSplit) -> None:
     """Raise AssertionError if a label window of an earlier part is open at a later part's start.
 
-    Checks: every train snapshot S has S + h <= first validation snapshot, every validation
-    snapshot V has V + h <= first test snapshot, and the parts do not overlap.
+    Checks: every train snapshot S has S + g <= first validation snapshot (g = the split's
+    train -> validation gap: h, or 1 <= g < h for a short history), every validation snapshot
+    V has V + h <= first test snapshot, and the parts do not overlap.
     """
     h = dt.timedelta(days=split.horizon_days)
+    g = dt.timedelta(days=split.train_val_gap_days)
     if not (split.train_dates and split.val_dates and split.test_dates):
         raise AssertionError("every part of the split needs at least one snapshot")
-    if max(split.train_dates) + h > min(split.val_dates):
+    if not 1 <= g.days <= h.days:
+        raise AssertionError(f"train -> validation gap {g.days}d is not within 1..{h.days}d")
+    if max(split.train_dates) + g > min(split.val_dates):
         raise AssertionError(
-            f"train snapshot {max(split.train_dates)} + {h.days}d overlaps validation"
+            f"train snapshot {max(split.train_dates)} + {g.days}d overlaps validation"
         )
     if max(split.val_dates) + h > min(split.test_dates):
         raise AssertionError(
