@@ -8,12 +8,12 @@ The split rule (horizon h, label window of snapshot S = [S, S + h)):
 So no label window used for fitting is still open at the first date it is evaluated on.
 
 Short history (fewer than `min_train_snapshots` train snapshots after two one-horizon gaps,
-e.g. a 90-day horizon on half a year of data): the test part and its one-horizon gap stay as they are, and only the gap between
-train and validation shrinks to the largest g < h that leaves `min_train_snapshots` train
-snapshots (train = every S with S + g <= first validation snapshot; g >= 1 day, so the parts
-never share a date). Validation then only chooses epochs, hyperparameters and calibration
-(its label windows may overlap the train ones); the test is as leak-free as ever. The split
-records g as `val_gap_days`.
+e.g. a 90-day horizon on half a year of data): the test part and its one-horizon gap stay as
+they are; only the gap between train and validation shrinks, to the largest g < h that leaves
+`min_train_snapshots` train snapshots (train = every S with S + g <= first validation
+snapshot; g >= 1 day, so the parts never share a date). Validation then only chooses epochs,
+hyperparameters and calibration (its label windows may overlap the train ones); the test is
+as leak-free as ever. The split records g as `val_gap_days`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """Train logistic regression and an MLP on training_examples, calibrate, export the best to ONNX.
 
+The validation snapshots choose each algorithm's epochs (early stopping) and the algorithm;
+then (config.refit) the selected configuration is fitted again, for the chosen number of
+epochs, on every snapshot labelled before the test (train, the gap and validation), so the
+registered model has seen the newest labelled data. The test snapshots are never fitted on.
+
 Both models are Functional Keras models whose input is the raw `features` vector: log1p for
 heavy-tailed non-negative features and standardisation (both fitted on the training rows) are
 constants inside the graph, and Platt scaling fitted on validation is a fixed Dense(1, sigmoid)
@@ -66,6 +71,11 @@ class TrainConfig:
         val_snapshots: Number of validation snapshots.
         test_snapshots: Number of test snapshots (the latest ones).
         search: Whether to run the hyperparameter search (else the first config per algorithm).
+        refit: Refit the selected algorithm on every snapshot S with S + horizon <= the first
+            test snapshot (train, gap and validation) for its early-stopping epoch count, with
+            the input transformation fitted on those rows, then Platt-calibrate it on the
+            validation rows (which it has seen; the test stays held out). False: the
+            registered model is the one fitted on the train part only.
         search_folds: Time-ordered folds in the search.
         search_epochs: Epoch limit per search fit.
         search_max_rows: Fit rows per search fold are subsampled to at most this many.
@@ -85,6 +95,7 @@ class TrainConfig:
     val_snapshots: int = 2
     test_snapshots: int = 1
     search: bool = True
+    refit: bool = True
     search_folds: int = 2
     search_epochs: int = 3
     search_max_rows: int = 100_000
@@ -158,6 +169,8 @@ class AlgorithmResult:
     test_p: np.ndarray
     test_metrics: dict[str, Any]
     seconds: float
+    best_epochs: int = 0
+    refit: dict[str, Any] | None = None
 
 
 @dataclass
@@ -299,15 +312,21 @@ def _fit(
     prep: Preprocessing,
     X: np.ndarray,
     y: np.ndarray,
-    Xv: np.ndarray,
-    yv: np.ndarray,
+    Xv: np.ndarray | None,
+    yv: np.ndarray | None,
     *,
     config: TrainConfig,
     epochs: int,
     log: Log | None,
     tag: str,
-) -> tuple[Any, int]:
-    """Fit one model with class weights and early stopping on validation PR-AUC."""
+) -> tuple[Any, int, int]:
+    """Fit one model with class weights and early stopping on validation PR-AUC.
+
+    Without validation rows (Xv None) it runs exactly `epochs` epochs.
+
+    Returns:
+        (model with the best epoch's weights, epochs run, epochs of the best weights)
+    """
     import keras
 
     keras.backend.clear_session()
@@ -325,7 +344,7 @@ def _fit(
         min_delta=config.min_delta,
         restore_best_weights=True,
     )
-    callbacks: list[Any] = [stop]
+    callbacks: list[Any] = [stop] if Xv is not None else []
     if log is not None:
         callbacks.append(_progress_callback(log, tag, epochs))
     bs = _batch_size(len(X), config.batch_size)
@@ -334,12 +353,14 @@ def _fit(
     hist = model.fit(
         _dataset(X, y, w, bs, shuffle_seed=config.seed),
         epochs=epochs,
-        validation_data=_dataset(Xv, yv, None, 65536),
+        validation_data=_dataset(Xv, yv, None, 65536) if Xv is not None else None,
         shuffle=False,  # the dataset shuffles itself (seeded)
         verbose=0,
         callbacks=callbacks,
     )
-    return model, len(hist.history.get("loss", []))
+    run = len(hist.history.get("loss", []))
+    best = stop.best_epoch + 1 if Xv is not None else run
+    return model, run, best
 
 
 def _dataset(
@@ -427,7 +448,7 @@ def _search(
             if ex.y[fit_idx].min() == ex.y[fit_idx].max() or ex.y[ev_idx].sum() == 0:
                 continue
             prep = Preprocessing.fit(ex.X[fit_idx], seed=config.seed)
-            model, _ = _fit(
+            model, _, _ = _fit(
                 algorithm,
                 params,
                 prep,
@@ -453,6 +474,71 @@ def _search(
         return grid[0], report
     best = max(scored, key=lambda r: r["mean_pr_auc"])  # first of equals wins
     return best["params"], report
+
+
+def _refit(
+    res: AlgorithmResult,
+    ex: Examples,
+    split: TimeSplit,
+    Xv: np.ndarray,
+    yv: np.ndarray,
+    Xt: np.ndarray,
+    yt: np.ndarray,
+    config: TrainConfig,
+    log: Log,
+) -> Preprocessing:
+    """Refit `res`'s configuration on every snapshot labelled before the test (see
+    TrainConfig.refit) and replace its model, calibration, thresholds and scores in place.
+
+    The held-out figures of the train-only fit stay in `res.refit["before"]`; `val_pr_auc`
+    (the selection criterion) stays the held-out one. Returns the refit's input transformation.
+    """
+    t0 = time.perf_counter()
+    dates = split.refit_dates(ex.snapshot_dates)
+    mask = np.isin(ex.snapshot_dates, np.array(dates, "datetime64[D]"))
+    Xr, yr = ex.X[mask], ex.y[mask]
+    prep = Preprocessing.fit(Xr, seed=config.seed)
+    model, _, _ = _fit(
+        res.algorithm,
+        res.params,
+        prep,
+        Xr,
+        yr,
+        None,
+        None,
+        config=config,
+        epochs=res.best_epochs,
+        log=log,
+        tag=f"{res.algorithm} refit",
+    )
+    a, b = metrics.fit_platt(_logits(model, Xv), yv)
+    exp_model = calibrated_model(model, a, b)
+    onnx_plain = export.to_onnx(exp_model, Xr.shape[1], _placeholder_metadata())
+    val_p = export.predict_onnx(onnx_plain, Xv)
+    test_p = export.predict_onnx(onnx_plain, Xt)
+    thresholds, notes = metrics.choose_thresholds(yv, val_p, config.policy)
+    res.refit = {
+        "snapshots": [str(dates[0]), str(dates[-1]), len(dates)],
+        "rows": int(len(yr)),
+        "epochs": res.best_epochs,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "calibration": "Platt on the validation rows (seen by the refit model)",
+        "before": {
+            "platt": {"a": res.platt[0], "b": res.platt[1]},
+            "test": res.test_metrics,
+        },
+    }
+    res.platt, res.export_model, res.onnx_bytes = (a, b), exp_model, onnx_plain
+    res.val_p, res.test_p, res.thresholds, res.threshold_notes = val_p, test_p, thresholds, notes
+    res.test_metrics = metrics.evaluate(yt, test_p, thresholds)
+    res.seconds += time.perf_counter() - t0
+    log(
+        f"[{res.algorithm}] refit on {len(dates)} snapshots {dates[0]}..{dates[-1]} "
+        f"({len(yr)} rows, {res.best_epochs} epochs): test ROC-AUC "
+        f"{res.refit['before']['test']['roc_auc']:.4f} -> {res.test_metrics['roc_auc']:.4f} "
+        f"({time.perf_counter() - t0:.1f}s)"
+    )
+    return prep
 
 
 def model_version(
@@ -527,7 +613,7 @@ def fit_models(
     for algorithm in config.algorithms:
         t0 = time.perf_counter()
         params, search_report = _search(algorithm, ex, train_mask, split, config, log)
-        model, epochs = _fit(
+        model, epochs, best_epochs = _fit(
             algorithm,
             params,
             prep,
@@ -561,12 +647,16 @@ def fit_models(
             test_p=test_p,
             test_metrics=metrics.evaluate(yt, test_p, thresholds),
             seconds=time.perf_counter() - t0,
+            best_epochs=best_epochs,
         )
         log(
             f"[{algorithm}] validation PR-AUC {results[algorithm].val_pr_auc:.4f} "
             f"({results[algorithm].seconds:.1f}s)"
         )
     best = max(results.values(), key=lambda r: r.val_pr_auc or 0.0)
+    if config.refit:
+        refit_prep = _refit(best, ex, split, Xv, yv, Xt, yt, config, log)
+        log_features = [n for n, m in zip(names, refit_prep.log_mask) if m]
     version = model_version(ex.fingerprint(), config, split.train_dates[-1], best.algorithm)
     medians = _medians(X, seed=config.seed)
     meta = {
@@ -625,6 +715,8 @@ def fit_models(
                 "params": r.params,
                 "search": r.search,
                 "epochs": r.epochs,
+                "best_epochs": r.best_epochs,
+                "refit": r.refit,
                 "platt": {"a": r.platt[0], "b": r.platt[1]},
                 "val_pr_auc": r.val_pr_auc,
                 "test": r.test_metrics,
