@@ -14,6 +14,20 @@ def _f(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
+def _refit_line(algo: dict[str, Any]) -> str:
+    refit = algo.get("refit")
+    if not refit:
+        return "- registered model: fitted on the training snapshots only (no refit)"
+    first, last, n = refit["snapshots"]
+    before = refit["before"]["test"]
+    return (
+        f"- registered model: refitted after selection on every snapshot labelled before the "
+        f"test, {first} .. {last} ({n} snapshots, {refit['rows']} rows, {refit['epochs']} "
+        f"epochs = the early-stopping choice); {refit['calibration']}; the train-only fit "
+        f"scored test ROC-AUC {_f(before['roc_auc'])}, PR-AUC {_f(before['pr_auc'])}"
+    )
+
+
 def render(outcome: Any, registration: Any, plot_files: list[Path]) -> str:
     """Markdown model card for a `train.TrainOutcome` and its `registry.Registration`."""
     m = outcome.metrics
@@ -30,8 +44,17 @@ def render(outcome: Any, registration: Any, plot_files: list[Path]) -> str:
         f"({m['rows']['train']} rows); validation {m['split']['validation'][0]} .. "
         f"{m['split']['validation'][1]} ({m['rows']['validation']} rows); test "
         f"{outcome.test_start_date} .. {outcome.test_end_date} ({m['rows']['test']} rows)",
-        f"- gaps: every training snapshot + {cfg.horizon_days} days <= first validation "
-        f"snapshot; every validation snapshot + {cfg.horizon_days} days <= first test snapshot",
+        f"- gaps: every training snapshot + {outcome.split.train_val_gap_days} days <= first "
+        f"validation snapshot"
+        + (
+            f" (short history: less than the {cfg.horizon_days}-day horizon, so validation "
+            "label windows may overlap training ones; validation only chose epochs, algorithm "
+            "and calibration)"
+            if outcome.split.short_history
+            else ""
+        )
+        + f"; every validation snapshot + {cfg.horizon_days} days <= first test snapshot",
+        _refit_line(m["algorithms"][outcome.algorithm]),
         f"- seed {cfg.seed}; data fingerprint `{m['data_fingerprint'][:16]}`; training took "
         f"{m['train_seconds']:.1f} s",
         "",
