@@ -135,6 +135,22 @@ computed as (
         -- tenure-scaled rates (per 30 days, tenure at least 30 days)
         orders_lifetime * 30.0 / greatest(tenure_days, 30) as orders_per_30d_tenure,
         spend_lifetime * 30.0 / greatest(tenure_days, 30) as spend_per_30d_tenure,
+        -- the customer's usual pace (lifetime per 30 days of tenure) and the recent pace against
+        -- it: the simulator's churn depends on a latent order rate and on whether activity has
+        -- started to fade (bench/RESULTS_accuracy.md)
+        (purchases_all + 1) * 30.0 / (tenure_days + 30) as orders_per_30d_shrunk,
+        orders_placed_all * 30.0 / greatest(tenure_days, 30) as orders_placed_per_30d_tenure,
+        sessions_all * 30.0 / greatest(tenure_days, 30) as sessions_per_30d_tenure,
+        active_days_all * 30.0 / greatest(tenure_days, 30) as active_days_per_30d_tenure,
+        product_views_all * 30.0 / greatest(tenure_days, 30) as product_views_per_30d_tenure,
+        (sessions_30d + 1.0) / (sessions_all * 30.0 / greatest(tenure_days, 30) + 1.0)
+            as sessions_30d_vs_lifetime,
+        (sessions_7d + 1.0) / (sessions_all * 7.0 / greatest(tenure_days, 30) + 1.0)
+            as sessions_7d_vs_lifetime,
+        (active_days_30d + 1.0) / (active_days_all * 30.0 / greatest(tenure_days, 30) + 1.0)
+            as active_days_30d_vs_lifetime,
+        (email_opens_90d + 1.0) / (email_opens_all * 90.0 / greatest(tenure_days, 30) + 1.0)
+            as email_opens_90d_vs_lifetime,
         -- baskets
         {{ cw_ratio('spend_180d', 'purchases_180d') }} as avg_basket_value_180d,
         {{ cw_ratio('spend_all', 'purchases_all') }} as avg_basket_value_lifetime,
@@ -149,15 +165,18 @@ computed as (
         -- deliveries (known once delivered)
         late_deliveries_90d,
         {{ cw_ratio('late_deliveries_180d', 'deliveries_180d') }} as late_delivery_rate_180d,
+        {{ cw_ratio('late_deliveries_all', 'deliveries_all') }} as late_delivery_rate_lifetime,
         overdue_delivery_delta_all as open_overdue_deliveries,
         -- reviews (no rating: neutral 3)
         reviews_180d,
         {{ cw_ratio('rating_sum_180d', 'reviews_180d', 3) }} as avg_rating_180d,
         low_ratings_180d,
+        low_ratings_all as low_ratings_lifetime,
         -- support (open = created before T, not resolved before T; no score: neutral 3)
         tickets_90d,
         tickets_180d,
         open_ticket_delta_all as open_tickets,
+        tickets_all as tickets_lifetime,
         {{ cw_ratio('satisfaction_sum_180d', 'satisfaction_count_180d', 3) }}
             as avg_satisfaction_180d,
         -- browsing
@@ -172,6 +191,7 @@ computed as (
         email_opens_90d,
         email_clicks_90d,
         least({{ cw_ratio('email_opens_90d', 'emails_sent_90d') }}, 1) as email_open_rate_90d,
+        least({{ cw_ratio('email_opens_all', 'emails_sent_all') }}, 1) as email_open_rate_lifetime,
         (unsubscribes_all > 0)::integer as is_unsubscribed,
         new_categories_all as categories_lifetime,
         -- demographics (unknown age: 0 with has_age = 0)

@@ -117,6 +117,16 @@ def test_features_and_labels_match_a_brute_force_recomputation(shop_build):
                 & (orders["delivered_at"] > orders["promised_delivery_at"])
             ]
             assert row["late_deliveries_90d"] == len(late)
+            # pace features: lifetime counts per 30 days of tenure
+            tenure = max((t.normalize() - signup[cid].normalize()).days, 0)
+            placed = orders[(orders["customer_id"] == cid) & (orders["ordered_at"] < t)]
+            assert row["orders_placed_per_30d_tenure"] == pytest.approx(
+                len(placed) * 30 / max(tenure, 30)
+            )
+            assert row["orders_per_30d_shrunk"] == pytest.approx(
+                (len(mine) + 1) * 30 / (tenure + 30)
+            )
+            assert row["tickets_lifetime"] == len(mine_t)
             if t + timedelta(days=30) <= pd.Timestamp(as_of):
                 lab = labels[(labels["customer_id"] == cid) & (labels["snapshot_date"] == t)]
                 nxt = completed[
@@ -145,4 +155,8 @@ def test_cdnow_orders_only(tmp_path):
     assert (df["sessions_30d"] == 0).all() and (df["open_tickets"] == 0).all()
     assert (df["avg_rating_180d"] == 3).all() and (df["days_since_last_session"] == 365).all()
     assert (df["country_other"] == 1).all()
+    assert (df["sessions_per_30d_tenure"] == 0).all() and (df["tickets_lifetime"] == 0).all()
+    assert (df["sessions_30d_vs_lifetime"] == 1).all()
+    assert (df["email_open_rate_lifetime"] == 0).all()
+    assert (df["orders_placed_per_30d_tenure"] > 0).mean() > 0.5
     assert df["orders_180d"].gt(0).mean() > 0.5
