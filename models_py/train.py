@@ -394,11 +394,14 @@ def _progress_callback(log: Log, tag: str, epochs: int) -> Any:
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             logs = logs or {}
+            val = (
+                f"  val_loss {logs['val_loss']:.4f}  val_pr_auc {logs['val_pr_auc']:.4f}"
+                if "val_pr_auc" in logs
+                else ""
+            )
             log(
                 f"[{tag}] epoch {epoch + 1}/{epochs}  loss {logs.get('loss', float('nan')):.4f}"
-                f"  val_loss {logs.get('val_loss', float('nan')):.4f}"
-                f"  val_pr_auc {logs.get('val_pr_auc', float('nan')):.4f}"
-                f"  ({time.perf_counter() - self._t0:.1f}s)"
+                f"{val}  ({time.perf_counter() - self._t0:.1f}s)"
             )
 
     return Progress()
