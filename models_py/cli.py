@@ -88,6 +88,12 @@ def add_subcommands(subparsers: Any) -> None:
         help="skip the hyperparameter search (first config of each algorithm)",
     )
     p.add_argument(
+        "--no-refit",
+        action="store_true",
+        help="register the model fitted on the training snapshots only (default: refit the "
+        "selected configuration on every snapshot labelled before the test)",
+    )
+    p.add_argument(
         "--threads",
         type=int,
         default=0,
@@ -187,6 +193,7 @@ def _train(args: argparse.Namespace) -> int:
             val_snapshots=args.val_snapshots,
             test_snapshots=args.test_snapshots,
             search=not args.no_search,
+            refit=not args.no_refit,
             threads=args.threads,
             policy=ThresholdPolicy(args.high_precision, args.high_fallback_top, args.medium_top),
             explainer_candidates=args.explainer_candidates,
