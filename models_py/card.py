@@ -14,10 +14,14 @@ def _f(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-def _refit_line(algo: dict[str, Any]) -> str:
+def _refit_line(algo: dict[str, Any], note: str | None = None) -> str:
     refit = algo.get("refit")
     if not refit:
-        return "- registered model: fitted on the training snapshots only (no refit)"
+        return (
+            "- registered model: fitted on the training snapshots only ("
+            + (note or "no refit")
+            + ")"
+        )
     first, last, n = refit["snapshots"]
     before = refit["before"]["test"]
     return (
@@ -54,7 +58,7 @@ def render(outcome: Any, registration: Any, plot_files: list[Path]) -> str:
             else ""
         )
         + f"; every validation snapshot + {cfg.horizon_days} days <= first test snapshot",
-        _refit_line(m["algorithms"][outcome.algorithm]),
+        _refit_line(m["algorithms"][outcome.algorithm], m.get("refit_note")),
         f"- seed {cfg.seed}; data fingerprint `{m['data_fingerprint'][:16]}`; training took "
         f"{m['train_seconds']:.1f} s",
         "",

@@ -43,8 +43,10 @@ def test_refit_uses_every_snapshot_before_the_test_gap(trained, examples, small_
     )
 
 
-def test_no_refit_registers_the_train_only_fit(examples, small_config, trained):
-    plain = fit_models(examples, with_changes(small_config, refit=False), log=lambda _: None)
+@pytest.mark.parametrize("change", [{"refit": False}, {"refit_max_rows": 100}])
+def test_no_refit_registers_the_train_only_fit(examples, small_config, trained, change):
+    plain = fit_models(examples, with_changes(small_config, **change), log=lambda _: None)
+    assert (plain.metrics["refit_note"] is None) == ("refit" in change)
     assert plain.algorithm == trained.algorithm  # selection happens before the refit
     algo = plain.metrics["algorithms"][plain.algorithm]
     assert algo["refit"] is None
