@@ -44,7 +44,7 @@ def render(outcome: Any, registration: Any, plot_files: list[Path]) -> str:
         f"params {m['algorithms'][outcome.algorithm]['params']}",
         f"- churn definition: no completed order within {cfg.horizon_days} days after the "
         f"snapshot, among customers active in the previous {cfg.active_window_days} days",
-        f"- training snapshots {outcome.train_start_date} .. {outcome.train_end_date} "
+        f"- training snapshots {m['split']['train'][0]} .. {m['split']['train'][1]} "
         f"({m['rows']['train']} rows); validation {m['split']['validation'][0]} .. "
         f"{m['split']['validation'][1]} ({m['rows']['validation']} rows); test "
         f"{outcome.test_start_date} .. {outcome.test_end_date} ({m['rows']['test']} rows)",

@@ -202,6 +202,7 @@ class TrainOutcome:
     results: dict[str, AlgorithmResult]
     parity_max_abs_diff: float
     seconds: float
+    fitted_end_date: dt.date | None = None  # last snapshot the registered model was fitted on
 
     @property
     def train_start_date(self) -> dt.date:
@@ -209,7 +210,8 @@ class TrainOutcome:
 
     @property
     def train_end_date(self) -> dt.date:
-        return self.split.train_dates[-1]
+        """The last snapshot the registered model was fitted on (the refit's, if refitted)."""
+        return self.fitted_end_date or self.split.train_dates[-1]
 
     @property
     def test_start_date(self) -> dt.date:
@@ -664,13 +666,15 @@ def fit_models(
         )
     best = max(results.values(), key=lambda r: r.val_pr_auc or 0.0)
     refit_note = None
+    fitted_end = split.train_dates[-1]
     if config.refit and config.refit_max_rows is not None and len(y) > config.refit_max_rows:
         refit_note = f"refit skipped: {len(y)} train rows > refit_max_rows {config.refit_max_rows}"
         log(refit_note)
     elif config.refit:
         refit_prep = _refit(best, ex, split, Xv, yv, Xt, yt, config, log)
         log_features = [n for n, m in zip(names, refit_prep.log_mask) if m]
-    version = model_version(ex.fingerprint(), config, split.train_dates[-1], best.algorithm)
+        fitted_end = split.refit_dates(ex.snapshot_dates)[-1]
+    version = model_version(ex.fingerprint(), config, fitted_end, best.algorithm)
     medians = _medians(X, seed=config.seed)
     meta = {
         "model_version": version,
@@ -678,7 +682,7 @@ def fit_models(
         "churn_horizon_days": str(config.horizon_days),
         "active_window_days": str(config.active_window_days),
         "train_start_date": str(split.train_dates[0]),
-        "train_end_date": str(split.train_dates[-1]),
+        "train_end_date": str(fitted_end),
         "thresholds": json.dumps(best.thresholds, sort_keys=True),
         "feature_medians": json.dumps(medians),
         "algorithm": best.algorithm,
@@ -779,6 +783,7 @@ def fit_models(
         results=results,
         parity_max_abs_diff=parity,
         seconds=seconds,
+        fitted_end_date=fitted_end,
     )
 
 

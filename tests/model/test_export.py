@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import numpy as np
@@ -43,7 +44,13 @@ def test_metadata(trained, examples, small_config):
     assert meta["churn_horizon_days"] == str(small_config.horizon_days)
     assert meta["active_window_days"] == str(small_config.active_window_days)
     assert meta["train_start_date"] == str(trained.split.train_dates[0])
-    assert meta["train_end_date"] == str(trained.split.train_dates[-1])
+    # the last snapshot the registered (refitted) model saw, one horizon before the test
+    refit = trained.metrics["algorithms"][trained.algorithm]["refit"]
+    assert meta["train_end_date"] == refit["snapshots"][1] == str(trained.train_end_date)
+    assert (
+        trained.train_end_date + dt.timedelta(days=small_config.horizon_days)
+        <= trained.split.test_dates[0]
+    )
     th = json.loads(meta["thresholds"])
     assert set(th) == {"high", "medium"} and th == trained.thresholds
     assert 0 <= th["medium"] <= th["high"] <= 1
