@@ -238,7 +238,6 @@ def build_explainer(
     # forward
     cur = "z"
     pre_acts: list[str] = []
-    acts: list[str] = []
     for i, (w, bias) in enumerate(layers):
         const(f"W{i}", w)
         const(f"b{i}", bias)
@@ -247,7 +246,6 @@ def build_explainer(
         pre_acts.append(h)
         if i < n_hidden:
             cur = node("Relu", [h], f"a{i}")
-            acts.append(cur)
     logit = pre_acts[-1]  # [B, 1], calibrated logit
     node("Sigmoid", [logit], OUTPUT_NAME)
 
@@ -268,23 +266,16 @@ def build_explainer(
         # gradient of the logit with respect to z (relu' = 1 where the pre-activation > 0)
         g = const("g_last", w_last.reshape(1, -1))  # d logit / d a_{L-1}: [1, H]
         for i in range(n_hidden - 1, -1, -1):
-            # relu'(h) = 1 where h > 0: Sign of the relu output (one op, not Greater + Cast)
-            node("Sign", [acts[i]], f"mask{i}")
+            node("Greater", [pre_acts[i], "zero"], f"on{i}")
+            node("Cast", [f"on{i}"], f"mask{i}", to=TensorProto.FLOAT)
             g = node("Mul", [g, f"mask{i}"], f"g_h{i}")  # d logit / d h_i
             const(f"W{i}T", np.ascontiguousarray(layers[i][0].T))
             g = node("MatMul", [g, f"W{i}T"], f"g_in{i}")  # d logit / d input of layer i
         node("Mul", [g, "dz"], "first_order")  # [B, N]: first-order drop of the logit
         const("k", np.array([k]), np.int64)
-        # the candidates' order does not matter (top_r sorts their exact impacts): unsorted
-        # TopK skips ONNX Runtime's heap extraction
         nodes.append(
             helper.make_node(
-                "TopK",
-                ["first_order", "k"],
-                ["cand_score", "cand"],
-                axis=1,
-                sorted=0,
-                name="top_k",
+                "TopK", ["first_order", "k"], ["cand_score", "cand"], axis=1, name="top_k"
             )
         )
         node("GatherElements", ["dz", "cand"], "dz_c", axis=1)  # [B, K]
