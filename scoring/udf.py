@@ -67,7 +67,7 @@ FUNCTION_NAMES = (
 )
 
 # rows per explainer run: its [rows x K, hidden] intermediates stay in cache
-# (bench/RESULTS_scoring.md: 256 was ~15% cheaper than 512, which was ~25% cheaper than 2048)
+# (bench/RESULTS_scoring.md: 256 was 6-12% cheaper than 512, which was ~25% cheaper than 2048)
 EXPLAINER_BATCH = 256
 
 _KEEP_ALIVE: list[Callable[..., Any]] = []
