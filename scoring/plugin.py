@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 class Plugin(BasePlugin):
-    """Registers churn_score, churn_reasons, churn_model_version and churn_model_thresholds."""
+    """Registers churn_score, churn_reasons, churn_score_and_reasons and the model functions."""
 
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         """Read the optional config; loads nothing (the model is read per database)."""

@@ -6,6 +6,12 @@ Registered per database instance with `register(con, model=None)`:
 - `churn_reasons(features FLOAT[N]) -> STRUCT(feature VARCHAR, value FLOAT, impact FLOAT)[]`:
   the (at most) 3 features that raise the risk most, largest first; impact is
   p(x) - p(x with that feature at its training median); only positive impacts are listed.
+- `churn_score_and_reasons(features FLOAT[N]) -> STRUCT(churn_probability FLOAT, reasons
+  STRUCT(feature VARCHAR, value FLOAT, impact FLOAT)[])`: both in one pass of the network (the
+  explainer computes the probability too), for callers that need both (the dbt model
+  `churn_scores`); `churn_probability` equals `churn_score` within float rounding (the
+  explainer is the same network with the same weights, written as its own graph) and `reasons`
+  equals `churn_reasons`.
 - `churn_model_version() -> VARCHAR` and `churn_model_thresholds() -> STRUCT(high DOUBLE,
   medium DOUBLE)`: what the functions above use, for SQL.
 
@@ -49,11 +55,20 @@ REASON_TYPE = pa.list_(
     pa.struct([("feature", pa.string()), ("value", pa.float32()), ("impact", pa.float32())])
 )
 REASON_SQL_TYPE = "STRUCT(feature VARCHAR, value FLOAT, impact FLOAT)[]"
+SCORED_TYPE = pa.struct([("churn_probability", pa.float32()), ("reasons", REASON_TYPE)])
+SCORED_SQL_TYPE = f"STRUCT(churn_probability FLOAT, reasons {REASON_SQL_TYPE})"
 THRESHOLDS_SQL_TYPE = "STRUCT(high DOUBLE, medium DOUBLE)"
-FUNCTION_NAMES = ("churn_score", "churn_reasons", "churn_model_version", "churn_model_thresholds")
+FUNCTION_NAMES = (
+    "churn_score",
+    "churn_reasons",
+    "churn_score_and_reasons",
+    "churn_model_version",
+    "churn_model_thresholds",
+)
 
-# rows per explainer run (bench/RESULTS_scoring.md: 512 was ~25% faster than 2048 for an MLP)
-EXPLAINER_BATCH = 512
+# rows per explainer run: its [rows x K, hidden] intermediates stay in cache
+# (bench/RESULTS_scoring.md: 256 was 6-12% cheaper than 512, which was ~25% cheaper than 2048)
+EXPLAINER_BATCH = 256
 
 _KEEP_ALIVE: list[Callable[..., Any]] = []
 _KEEP_ALIVE_LOCK = threading.Lock()
@@ -290,33 +305,36 @@ def sorted_reasons(
     rows = x.shape[0]
     feat, impact = feat[:, :k], impact[:, :k]
     keep = impact > 0
-    counts = keep.sum(axis=1)
-    # sorted rows: the kept entries are a prefix, but do not rely on it (mask, not slice)
+    # sorted rows: the kept entries are a prefix, but do not rely on it (a mask, in row-major
+    # order, keeps each row's order whatever the layout)
     offsets = np.zeros(rows + 1, dtype=np.int32)
-    np.cumsum(counts, out=offsets[1:])
-    row_idx, pos = np.nonzero(keep)
-    cols = feat[row_idx, pos]
+    np.cumsum(keep.sum(axis=1, dtype=np.int32), out=offsets[1:])
+    values = np.take_along_axis(x, feat, axis=1)
     items = pa.StructArray.from_arrays(
         [
-            names.take(pa.array(cols)),
-            pa.array(x[row_idx, cols]),
-            pa.array(impact[row_idx, pos].astype(np.float32, copy=False)),
+            names.take(feat[keep]),
+            pa.array(values[keep]),
+            pa.array(impact[keep].astype(np.float32, copy=False)),
         ],
         fields=list(REASON_TYPE.value_type),
     )
     return pa.ListArray.from_arrays(pa.array(offsets), items, type=REASON_TYPE)
 
 
-def make_reasons_function(
+def make_explain(
     model: ScoringModel, method: ReasonsMethod = "auto"
-) -> Callable[[pa.ChunkedArray], pa.Array]:
-    """The arrow UDF body of `churn_reasons` for `model`.
+) -> Callable[[np.ndarray], tuple[np.ndarray, pa.Array]]:
+    """(p [rows], reasons list array) for a checked float32 matrix, by `method`.
 
     Args:
         model: The verified model.
         method: "occlusion" (exact, N + 1 model evaluations per row), "explainer" (the model's
             explainer: its top reasons, or its `churn_attribution` output; "attribution" is
             the same) or "auto" (the explainer when the model has one, else occlusion).
+
+    Returns:
+        A function of x: the probability from the same network pass as the reasons (the
+        explainer's forward pass, or copy 0 of the occlusion batch), and the reasons.
     """
     if method == "attribution":
         method = "explainer"
@@ -324,26 +342,56 @@ def make_reasons_function(
         method = "explainer" if model.has_attribution else "occlusion"
     if method == "explainer" and not model.has_attribution:
         raise ValueError(f"model {model.version} has no explainer")
-    names = model.feature_names
-    names_arr = pa.array(names, type=pa.string())
+    names_arr = pa.array(model.feature_names, type=pa.string())
 
     if method == "explainer" and model.explainer_kind == "reasons":
 
-        def churn_reasons_explained(features: pa.ChunkedArray) -> pa.Array:
-            x = features_matrix(features, names, "churn_reasons")
-            _, feat, imp = explainer_reasons(model, x)
-            return sorted_reasons(x, feat, imp, names_arr)
+        def explain_sorted(x: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+            p, feat, imp = explainer_reasons(model, x)
+            return p, sorted_reasons(x, feat, imp, names_arr)
 
-        return churn_reasons_explained
+        return explain_sorted
 
     impacts = attribution_impacts if method == "explainer" else occlusion_impacts
 
+    def explain_all(x: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+        p, impact = impacts(model, x)
+        return p, top_reasons(x, impact, names_arr)
+
+    return explain_all
+
+
+def make_reasons_function(
+    model: ScoringModel, method: ReasonsMethod = "auto"
+) -> Callable[[pa.ChunkedArray], pa.Array]:
+    """The arrow UDF body of `churn_reasons` for `model` (`method`: see `make_explain`)."""
+    names = model.feature_names
+    explain = make_explain(model, method)
+
     def churn_reasons(features: pa.ChunkedArray) -> pa.Array:
-        x = features_matrix(features, names, "churn_reasons")
-        _, impact = impacts(model, x)
-        return top_reasons(x, impact, names_arr)
+        return explain(features_matrix(features, names, "churn_reasons"))[1]
 
     return churn_reasons
+
+
+def make_score_and_reasons_function(
+    model: ScoringModel, method: ReasonsMethod = "auto"
+) -> Callable[[pa.ChunkedArray], pa.Array]:
+    """The arrow UDF body of `churn_score_and_reasons`: one network pass for both.
+
+    The probability comes from the pass that computes the reasons (`make_explain`), so the
+    network runs once per row instead of twice (churn_score + churn_reasons).
+    """
+    names = model.feature_names
+    explain = make_explain(model, method)
+
+    def churn_score_and_reasons(features: pa.ChunkedArray) -> pa.Array:
+        p, reasons = explain(features_matrix(features, names, "churn_score_and_reasons"))
+        return pa.StructArray.from_arrays(
+            [pa.array(p.astype(np.float32, copy=False)), reasons], fields=list(SCORED_TYPE)
+        )
+
+    return churn_score_and_reasons
 
 
 def _keep(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -446,6 +494,14 @@ def register(
         type="arrow",
         null_handling="special",
     )
+    con.create_function(
+        "churn_score_and_reasons",
+        _keep(make_score_and_reasons_function(m, reasons)),
+        arg,
+        SCORED_SQL_TYPE,
+        type="arrow",
+        null_handling="special",
+    )
     con.create_function("churn_model_version", _keep(churn_model_version), [], "VARCHAR")
     con.create_function(
         "churn_model_thresholds", _keep(churn_model_thresholds), [], THRESHOLDS_SQL_TYPE
@@ -472,5 +528,6 @@ def register_unavailable(con: duckdb.DuckDBPyConnection, reason: str) -> None:
     f1, f0 = _keep(unavailable_1), _keep(unavailable_0)
     con.create_function("churn_score", f1, ["FLOAT[]"], "FLOAT", type="arrow")
     con.create_function("churn_reasons", f1, ["FLOAT[]"], REASON_SQL_TYPE, type="arrow")
+    con.create_function("churn_score_and_reasons", f1, ["FLOAT[]"], SCORED_SQL_TYPE, type="arrow")
     con.create_function("churn_model_version", f0, [], "VARCHAR", side_effects=True)
     con.create_function("churn_model_thresholds", f0, [], THRESHOLDS_SQL_TYPE, side_effects=True)

@@ -119,8 +119,14 @@ def test_reasons_from_attribution_output(
 
 @pytest.mark.parametrize(
     ("hidden", "n_candidates"),
-    [((), 8), ((16, 8), 8), ((16, 8), 3)],
-    ids=["logreg-all-exact", "mlp-all-exact", "mlp-3-candidates"],
+    [((), 8), ((16, 8), 8), ((16, 8), 3), ((16,), 8), ((16,), 3)],
+    ids=[
+        "logreg-all-exact",
+        "mlp-all-exact",
+        "mlp-3-candidates",
+        "mlp1-all-exact",
+        "mlp1-3-candidates",
+    ],
 )
 def test_reasons_from_exported_explainer_are_exact_occlusion(
     tmp_path: Path, scoring_db: ScoringDb, hidden: tuple[int, ...], n_candidates: int
@@ -172,6 +178,52 @@ def test_reasons_from_exported_explainer_are_exact_occlusion(
         assert same / len(rows) > 0.5  # candidates by gradient: mostly the true top 3
 
 
+def _assert_combined_equals_separate(con: duckdb.DuckDBPyConnection, n_rows: int) -> None:
+    rows = con.sql(
+        "select churn_score(features), churn_reasons(features), "
+        "churn_score_and_reasons(features) from main.scoring_examples order by customer_id"
+    ).fetchall()
+    assert len(rows) == n_rows
+    p = np.array([r[0] for r in rows], np.float32)
+    p_both = np.array([r[2]["churn_probability"] for r in rows], np.float32)
+    np.testing.assert_allclose(p_both, p, rtol=0, atol=1e-6)
+    assert [r[2]["reasons"] for r in rows] == [r[1] for r in rows]
+    assert sum(bool(r[1]) for r in rows) > 0  # something was explained
+
+
+@pytest.mark.parametrize(
+    ("hidden", "explainer"),
+    [((), "reasons"), ((16,), "reasons"), ((16, 8), "reasons"), ((16, 8), True)],
+    ids=["logreg", "mlp1", "mlp2", "attribution"],
+)
+def test_score_and_reasons_equals_the_two_functions(
+    tmp_path: Path, scoring_db: ScoringDb, hidden: tuple[int, ...], explainer: bool | str
+) -> None:
+    """The combined function (one network pass, what churn_scores calls) returns what
+    churn_score and churn_reasons return, for every kind of explainer."""
+    from tests.helpers.toy_model import register_in_registry
+
+    n = len(scoring_db.names)
+    m = write_model(
+        tmp_path / "both",
+        scoring_db.names,
+        hidden=hidden,
+        version="both-v1",
+        medians=[0.1] * n,
+        seed=5,
+        explainer=explainer,
+        n_candidates=3,
+    )
+    register_in_registry(scoring_db.con, m)
+    scoring.register(scoring_db.con)
+    _assert_combined_equals_separate(scoring_db.con, scoring_db.x.shape[0])
+
+
+def test_score_and_reasons_by_occlusion_equals_the_two_functions(scoring_db: ScoringDb) -> None:
+    scoring.register(scoring_db.con, reasons="occlusion")
+    _assert_combined_equals_separate(scoring_db.con, scoring_db.x.shape[0])
+
+
 @pytest.mark.parametrize(
     ("expr", "message"),
     [
@@ -193,7 +245,7 @@ def test_reasons_from_exported_explainer_are_exact_occlusion(
         ),
     ],
 )
-@pytest.mark.parametrize("fn", ["churn_score", "churn_reasons"])
+@pytest.mark.parametrize("fn", ["churn_score", "churn_reasons", "churn_score_and_reasons"])
 def test_null_and_nan_never_reach_the_model(
     scoring_db: ScoringDb, fn: str, expr: str, message: str
 ) -> None:

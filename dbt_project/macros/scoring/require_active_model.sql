@@ -27,11 +27,12 @@
             ) }}
         {%- endif -%}
         {%- set functions -%}
-            select count(*) from duckdb_functions() where function_name = 'churn_score'
+            select count(*) from duckdb_functions()
+            where function_name = 'churn_score_and_reasons'
         {%- endset -%}
         {%- if run_query(functions).columns[0].values()[0] == 0 -%}
             {{ exceptions.raise_compiler_error(
-                "churn_score is not registered on this connection: add "
+                "churn_score_and_reasons is not registered on this connection: add "
                 ~ "`plugins: [{module: scoring.plugin}]` to the profile in profiles.yml"
             ) }}
         {%- endif -%}

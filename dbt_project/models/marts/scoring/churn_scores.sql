@@ -28,15 +28,28 @@ model as (
 
 ),
 
+-- one pass of the network per customer: probability and reasons together
+-- (churn_score + churn_reasons would run it twice)
+scored_and_explained as (
+
+    select
+        customer_id,
+        as_of_date,
+        churn_score_and_reasons(features) as scored,
+
+    from scoring_examples
+
+),
+
 scored as (
 
     select
         customer_id,
         as_of_date,
-        churn_score(features) as churn_probability,
-        churn_reasons(features) as reasons,
+        scored.churn_probability as churn_probability,
+        scored.reasons as reasons,
 
-    from scoring_examples
+    from scored_and_explained
 
 ),
 
