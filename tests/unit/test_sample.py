@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import hashlib
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -317,10 +316,3 @@ def test_cli_subcommand_options() -> None:
     assert args.end_date == dt.date(2026, 6, 30)
     with pytest.raises(SystemExit):
         parser.parse_args(["sample", "--defect-rate", "2"])
-
-
-@pytest.mark.slow
-def test_20k_customers_under_30s(tmp_path: Path) -> None:
-    t0 = time.perf_counter()
-    generate_sample(SampleConfig(customers=20_000, days=540, out=tmp_path), progress=False)
-    assert time.perf_counter() - t0 < 30
