@@ -65,8 +65,8 @@ gap_days as (
     select
         customer_id,
         activity_date,
-        gap_days::double as gap_days_sum,
-        (gap_days * gap_days)::double as gap_days_sq_sum,
+        gap_days as gap_days_sum,
+        gap_days * gap_days as gap_days_sq_sum,
         1 as gaps,
     from purchase_gaps
     where gap_days is not null
@@ -244,7 +244,7 @@ final as (
         coalesce(max(active_days), 0)::integer as active_days,
         {%- elif m in ('spend', 'discount') %}
         coalesce(sum({{ m }}), 0)::decimal(18, 2) as {{ m }},
-        {%- elif m in ('browse_seconds', 'gap_days_sum', 'gap_days_sq_sum') %}
+        {%- elif m == 'browse_seconds' %}
         coalesce(sum({{ m }}), 0)::double as {{ m }},
         {%- else %}
         coalesce(sum({{ m }}), 0)::bigint as {{ m }},
@@ -254,4 +254,6 @@ final as (
     group by customer_id, activity_date
 )
 
+-- in customer order: int_customer_feature_windows reads it a range of customers at a time
 select * from final
+order by customer_id, activity_date
