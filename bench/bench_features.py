@@ -7,9 +7,11 @@ missing" copy of the data, then times, side by side in one run:
   1. full build of all the data into a fresh database,
   2. the build of the data without its last week into a fresh database (the base),
   3. the incremental build of all the data on top of the base (the new week).
-Each build is `churnwatch run` (ingest + dbt build) in a subprocess with DuckDB's memory_limit
-from CHURNWATCH_MEMORY_LIMIT (profiles.yml); peak memory is the largest child RSS. Per-model
-times come from dbt's run_results.json.
+Each build is `churnwatch run --no-train` (ingest + dbt build; training is not part of the
+feature build) in a subprocess with DuckDB's memory_limit from CHURNWATCH_MEMORY_LIMIT
+(profiles.yml); peak memory is the largest child RSS. Per-model times come from dbt's
+run_results.json. At the end the incremental database is compared with the full one
+(bench/compare_features.py: they must be identical).
 
 Example:
   python bench/bench_features.py --customers 100000 --weeks 52 --work /tmp/bench
@@ -44,8 +46,9 @@ MAIN_TIME = {
 }
 FEATURE_MODELS = (
     "int_customer_daily_activity",
-    "int_customer_activity_cumulative",
     "int_customer_active_spells",
+    "int_feature_pairs",
+    "int_customer_feature_windows",
     "customer_features",
     "churn_labels",
     "scoring_examples",
@@ -173,7 +176,17 @@ def build(data_dir: Path, db: Path, memory_limit: str) -> dict:
     env = {**os.environ, "CHURNWATCH_MEMORY_LIMIT": memory_limit, "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "churnwatch", "run", "--data-dir", str(data_dir), "--db", str(db)],
+        [
+            sys.executable,
+            "-m",
+            "churnwatch",
+            "run",
+            "--no-train",
+            "--data-dir",
+            str(data_dir),
+            "--db",
+            str(db),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -269,7 +282,10 @@ def main() -> int:
         f"whole run {incr['wall_s'] / full['wall_s']:.2f}"
     )
     print(f"peak RSS of a build process: {peak_gb:.2f} GB")
-    return 0
+    print("incremental build vs full build (must be identical):")
+    from compare_features import compare
+
+    return compare(str(args.work / "full.duckdb"), str(args.work / "incr.duckdb"), 1e-9)
 
 
 if __name__ == "__main__":

@@ -114,9 +114,9 @@ class MeasureKind:
 
     def to_arrow(self, units: np.ndarray) -> pa.Array:
         if self.out == "int":
-            return pa.array(units, type=pa.int64())
+            return pa.array(units)
         if self.out == "double":
-            return pa.array(units / DOUBLE_SCALE, type=pa.float64())
+            return pa.array(units / DOUBLE_SCALE)
         # DECIMAL: the 128-bit little-endian integer is (units, sign extension)
         buf = np.empty((len(units), 2), dtype=np.int64)
         buf[:, 0] = units
@@ -152,11 +152,11 @@ def window_sums(
     Args:
         daily_customer: customer index (>= 0) of each daily row.
         daily_day: its day (days since 1970-01-01).
-        units: (rows, len(measures)) int64 measure values in exact units.
+        units: (len(measures), rows) int64 measure values in exact units, one row per measure.
         pair_customer: customer index of each (customer, snapshot) pair.
         pair_day: the snapshot day T of each pair.
         spec: what to compute.
-        measures: the column order of `units`.
+        measures: the measure of each row of `units`.
 
     Returns:
         `<m>_all` and `<m>_<w>d` as int64 units, `last_<name>_date` as int64 days with -1 << 62
@@ -166,37 +166,42 @@ def window_sums(
     key = _keys(daily_customer, daily_day)
     if len(key) > 1 and not (key[1:] > key[:-1]).all():
         order = np.argsort(key, kind="stable")
-        key, units = key[order], units[order]
+        key, units = key[order], units[:, order]
         if len(key) > 1 and not (key[1:] > key[:-1]).all():
             raise ValueError("int_customer_daily_activity has two rows for one customer and day")
-    prefix = np.zeros((len(key) + 1, units.shape[1]), dtype=np.int64)
-    np.cumsum(units, axis=0, out=prefix[1:])  # may wrap: differences stay exact
+    # prefix[j, i] = sum of measure j over rows < i; int64 may wrap, differences stay exact
+    prefix = np.zeros((units.shape[0], len(key) + 1), dtype=np.int64)
+    np.cumsum(units, axis=1, out=prefix[:, 1:])
 
     pair_customer = pair_customer.astype(np.int64)
     pair_day = pair_day.astype(np.int64)
-    at_t = np.searchsorted(key, _keys(pair_customer, pair_day), side="left")
+    at_key = _keys(pair_customer, pair_day)
+    at_t = np.searchsorted(key, at_key, side="left")
+    at_t_sums: dict[str, np.ndarray] = {}
+
+    def upto_t(m: str) -> np.ndarray:
+        if m not in at_t_sums:
+            at_t_sums[m] = prefix[col[m]].take(at_t)
+        return at_t_sums[m]
+
     out: dict[str, np.ndarray] = {}
     if spec.lifetime:
         start = np.searchsorted(key, pair_customer << 32, side="left")
-        idx = [col[m] for m in spec.lifetime]
-        sums = prefix[at_t[:, None], idx] - prefix[start[:, None], idx]
-        for j, m in enumerate(spec.lifetime):
-            out[f"{m}_all"] = sums[:, j]
+        for m in spec.lifetime:
+            out[f"{m}_all"] = upto_t(m) - prefix[col[m]].take(start)
     for name, m in spec.last_seen.items():
-        seen = key[units[:, col[m]] > 0]
-        j = np.searchsorted(seen, _keys(pair_customer, pair_day), side="left") - 1
+        seen = key[units[col[m]] > 0]
+        j = np.searchsorted(seen, at_key, side="left") - 1
         found = j >= 0
-        last = seen[np.maximum(j, 0)] if len(seen) else np.zeros(len(j), dtype=np.int64)
+        last = seen.take(np.maximum(j, 0)) if len(seen) else np.zeros(len(j), dtype=np.int64)
         found &= (last >> 32) == pair_customer
         out[f"last_{name}_date"] = np.where(
             found, (last & 0xFFFFFFFF) - DAY_OFFSET, np.int64(-1 << 62)
         )
     for w, ms in spec.windows.items():
         before = np.searchsorted(key, _keys(pair_customer, pair_day - w), side="left")
-        idx = [col[m] for m in ms]
-        sums = prefix[at_t[:, None], idx] - prefix[before[:, None], idx]
-        for j, m in enumerate(ms):
-            out[f"{m}_{w}d"] = sums[:, j]
+        for m in ms:
+            out[f"{m}_{w}d"] = upto_t(m) - prefix[col[m]].take(before)
     return out
 
 
@@ -223,9 +228,9 @@ def window_batch(
         d_idx = d_idx.filter(keep)
     d_cust = d_idx.to_numpy(zero_copy_only=False)
     d_day = daily["day"].to_numpy(zero_copy_only=False)
-    units = np.empty((daily.num_rows, len(measures)), dtype=np.int64)
+    units = np.empty((len(measures), daily.num_rows), dtype=np.int64)
     for j, m in enumerate(measures):
-        units[:, j] = daily[m].to_numpy(zero_copy_only=False)
+        units[j] = daily[m].to_numpy(zero_copy_only=False)
     p_idx = pc.index_in(pc.cast(pairs["customer_id"], pa.string()), value_set=customers)
     if p_idx.null_count:
         raise ValueError("a pair's customer is missing from its chunk")

@@ -33,6 +33,25 @@
     {{ return(cw_feature_history() is not none) }}
 {% endmacro %}
 
+{#- The first day an incremental int_customer_daily_activity run recomputes (a date literal,
+    read when the model compiles, before its pre-hook deletes those days): the last day with an order placed or a session in the table. Facts dated before
+    it were all known when it was built (append-only data); facts dated on or after it may be
+    incomplete (a delivery not yet made, an order still arriving that day). -#}
+{% macro cw_daily_rebuild_from() %}
+    {%- if not execute %}
+        {{ return("date '0001-01-01'") }}
+    {%- endif %}
+    {%- set found = run_query(
+        "select coalesce(max(activity_date), date '0001-01-01')::varchar from " ~ this
+        ~ " where orders_placed > 0 or sessions > 0") %}
+    {{ return("date '" ~ found.columns[0].values()[0] ~ "'") }}
+{% endmacro %}
+
+{#- ` and <expr> >= <since>`, or nothing when `since` is none (a full build). -#}
+{% macro cw_on_or_after(expr, since) -%}
+    {%- if since is not none %} and {{ expr }} >= {{ since }}{% endif -%}
+{%- endmacro %}
+
 {#- x / y, or `default` where y is 0. -#}
 {% macro cw_ratio(x, y, default=0) -%}
     case when ({{ y }}) > 0 then ({{ x }})::double / ({{ y }}) else {{ default }} end

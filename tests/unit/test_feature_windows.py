@@ -34,8 +34,8 @@ def test_window_edges_are_t_minus_w_inclusive_and_t_exclusive():
     others = list(range(_day(T) - 400, _day(T) + 5))
     cust = np.array([0] * len(others) + [1] * len(c1_days) + [2] * len(others))
     day = np.array(others + c1_days + others)
-    units = np.ones((len(cust), 2), dtype=np.int64)
-    units[:, 1] = 1000  # spend in cents
+    units = np.ones((2, len(cust)), dtype=np.int64)
+    units[1] = 1000  # spend in cents
     out = window_sums(
         cust, day, units, np.array([1]), np.array([_day(T)]), SPEC, ["purchases", "spend"]
     )
@@ -77,20 +77,20 @@ def test_unsorted_input_and_wrapping_prefix_sums_stay_exact():
     cust, day = cust[keep], day[keep]
     perm = rng.permutation(len(cust))
     cust, day = cust[perm], day[perm]
-    units = rng.integers(0, 3, (len(cust), 2)).astype(np.int64)
-    units[:, 1] += 1 << 61  # prefix sums overflow int64 many times over
+    units = rng.integers(0, 3, (2, len(cust))).astype(np.int64)
+    units[1] += 1 << 61  # prefix sums overflow int64 many times over
     pc_ = rng.integers(0, 50, 300)
     pd_ = rng.integers(19000, 19500, 300)
     out = window_sums(cust, day, units, pc_, pd_, SPEC, ["purchases", "spend"])
     for i in range(300):
         mine = cust == pc_[i]
         before = mine & (day < pd_[i])
-        assert out["purchases_all"][i] == units[before, 0].sum()
+        assert out["purchases_all"][i] == units[0, before].sum()
         for w in (7, 30, 90, 180):
-            assert out[f"purchases_{w}d"][i] == units[before & (day >= pd_[i] - w), 0].sum()
-        exact = sum(int(x) for x in units[before & (day >= pd_[i] - 180), 1])
+            assert out[f"purchases_{w}d"][i] == units[0, before & (day >= pd_[i] - w)].sum()
+        exact = sum(int(x) for x in units[1, before & (day >= pd_[i] - 180)])
         assert out["spend_180d"][i] == np.int64(((exact + (1 << 63)) % (1 << 64)) - (1 << 63))
-        seen = day[before & (units[:, 0] > 0)]
+        seen = day[before & (units[0] > 0)]
         if len(seen):
             assert out["last_purchase_date"][i] == seen.max()
         else:
