@@ -153,7 +153,11 @@ def drop_last_week(data_dir: Path, out: Path) -> str:
         return f"read_csv('{p}', all_varchar=true)"
 
     latest = max(
-        con.sql(f"select max({col}::timestamp) from {reader(files[e])}").fetchall()[0][0]
+        # a defect timestamp far in the future (the sample shop has some) is not the latest
+        con.sql(
+            f"select max(ts) from (select try_cast({col} as timestamp) as ts "
+            f"from {reader(files[e])}) where ts <= now()"
+        ).fetchall()[0][0]
         for e, col in MAIN_TIME.items()
         if e in files
     )
@@ -163,7 +167,12 @@ def drop_last_week(data_dir: Path, out: Path) -> str:
     for name, path in files.items():
         if name not in known:
             continue
-        where = f"where {MAIN_TIME[name]}::timestamp < '{cut}'" if name in MAIN_TIME else ""
+        # rows whose timestamp does not parse stay (staging rejects them in both builds)
+        where = (
+            f"where coalesce(try_cast({MAIN_TIME[name]} as timestamp) < '{cut}', true)"
+            if name in MAIN_TIME
+            else ""
+        )
         con.execute(
             f"copy (select * from {reader(path)} {where}) to '{out / (name + '.parquet')}'"
         )
