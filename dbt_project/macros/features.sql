@@ -1,8 +1,9 @@
 {#- The feature logic shared by customer_features (the weekly history) and scoring_examples (the
     as-of date): docs/features.md explains every feature and its default. -#}
 
-{#- The per-day measures of int_customer_daily_activity, summed cumulatively in
-    int_customer_activity_cumulative. -#}
+{#- The per-day measures of int_customer_daily_activity; int_customer_feature_windows sums
+    them over trailing windows (which measures over which windows: its config in
+    models/intermediate/_intermediate__models.yml). -#}
 {% macro cw_activity_measures() %}
 {{ return([
     'completed_orders', 'purchases', 'spend', 'discount', 'coupon_orders', 'orders_placed',
@@ -17,22 +18,39 @@
 ]) }}
 {% endmacro %}
 
-{#- Which trailing windows (days) each measure is needed over; every measure is also available
-    over all history before the snapshot (`<measure>_all`). -#}
-{% macro cw_window_spec() %}
-{{ return({
-    7: ['purchases', 'spend', 'sessions', 'active_days'],
-    30: ['purchases', 'spend', 'sessions', 'active_days', 'returned_orders', 'browse_seconds',
-         'searches', 'product_views', 'cart_sessions'],
-    90: ['purchases', 'spend', 'sessions', 'active_days', 'late_deliveries', 'tickets',
-         'cart_sessions', 'abandoned_cart_sessions', 'emails_sent', 'email_opens',
-         'email_clicks'],
-    180: ['purchases', 'spend', 'sessions', 'active_days', 'discount', 'coupon_orders',
-          'orders_placed', 'cancelled_orders', 'returned_orders', 'items', 'deliveries',
-          'late_deliveries', 'reviews', 'rating_sum', 'low_ratings', 'tickets',
-          'satisfaction_sum', 'satisfaction_count'],
-}) }}
+{#- The customer_features table as it is before this run (int_feature_pairs computes only the
+    snapshots it lacks): a relation, or none on a first build and with --full-refresh. Not a
+    ref(): customer_features is built from int_feature_pairs. -#}
+{% macro cw_feature_history() %}
+    {%- if flags.FULL_REFRESH or not execute %}
+        {{ return(none) }}
+    {%- endif %}
+    {{ return(adapter.get_relation(
+        database=this.database, schema=target.schema, identifier='customer_features')) }}
 {% endmacro %}
+
+{% macro cw_feature_history_exists() %}
+    {{ return(cw_feature_history() is not none) }}
+{% endmacro %}
+
+{#- The first day an incremental int_customer_daily_activity run recomputes (a date literal,
+    read when the model compiles, before its pre-hook deletes those days): the last day with an order placed or a session in the table. Facts dated before
+    it were all known when it was built (append-only data); facts dated on or after it may be
+    incomplete (a delivery not yet made, an order still arriving that day). -#}
+{% macro cw_daily_rebuild_from() %}
+    {%- if not execute %}
+        {{ return("date '0001-01-01'") }}
+    {%- endif %}
+    {%- set found = run_query(
+        "select coalesce(max(activity_date), date '0001-01-01')::varchar from " ~ this
+        ~ " where orders_placed > 0 or sessions > 0") %}
+    {{ return("date '" ~ found.columns[0].values()[0] ~ "'") }}
+{% endmacro %}
+
+{#- ` and <expr> >= <since>`, or nothing when `since` is none (a full build). -#}
+{% macro cw_on_or_after(expr, since) -%}
+    {%- if since is not none %} and {{ expr }} >= {{ since }}{% endif -%}
+{%- endmacro %}
 
 {#- x / y, or `default` where y is 0. -#}
 {% macro cw_ratio(x, y, default=0) -%}
@@ -51,53 +69,23 @@
         {{ var('recency_cap_days') }})
 {%- endmacro %}
 
-{#- CTEs (each ending with a comma) that turn `pairs` (customer_id, snapshot_date: eligible
-    customers at their snapshots) into `features` (customer_id, snapshot_date, one DOUBLE
-    column per var('feature_names') in order). `activity` is int_customer_activity_cumulative
-    and `customers` int_customers_resolved. Only activity dated before the snapshot is read:
-    each window [T - w, T) is the cumulative total before T minus the one before T - w, found
-    with ASOF joins on the small per-customer daily table (no customer x snapshot x event join). -#}
-{% macro cw_feature_ctes(pairs, activity, customers) %}
-{%- set spec = cw_window_spec() %}
-windowed as (
-    select
-        {{ pairs }}.customer_id,
-        {{ pairs }}.snapshot_date,
-        -- all history before the snapshot
-        {%- for m in cw_activity_measures() %}
-        coalesce(at_t.cum_{{ m }}, 0) as {{ m }}_all,
-        {%- endfor %}
-        at_t.last_purchase_date,
-        at_t.last_session_date,
-        at_t.last_review_date,
-        at_t.last_ticket_date,
-        -- trailing windows [T - w, T)
-        {%- for w, measures in spec.items() %}
-        {%- for m in measures %}
-        coalesce(at_t.cum_{{ m }}, 0) - coalesce(before_{{ w }}d.cum_{{ m }}, 0) as {{ m }}_{{ w }}d,
-        {%- endfor %}
-        {%- endfor %}
-    from {{ pairs }}
-    {%- for w in spec %}
-    asof left join {{ activity }} as before_{{ w }}d
-        on {{ pairs }}.customer_id = before_{{ w }}d.customer_id
-        and {{ pairs }}.snapshot_date - {{ w }} > before_{{ w }}d.activity_date
-    {%- endfor %}
-    asof left join {{ activity }} as at_t
-        on {{ pairs }}.customer_id = at_t.customer_id
-        and {{ pairs }}.snapshot_date > at_t.activity_date
-),
-
+{#- CTEs (each ending with a comma) that turn `windowed` (rows of int_customer_feature_windows:
+    customer_id, snapshot_date, `<measure>_all`, `<measure>_<w>d` over [T - w, T),
+    `last_<name>_date`, all from activity dated before the snapshot) into `features`
+    (customer_id, snapshot_date, one DOUBLE column per var('feature_names') in order).
+    `customers` is int_customers_resolved. A new feature that needs another window sum: add the
+    measure to `window_measures` / `lifetime_measures` of int_customer_feature_windows. -#}
+{% macro cw_feature_ctes(windowed, customers) %}
 with_customer as (
     select
-        windowed.*,
-        greatest(windowed.snapshot_date - {{ customers }}.signup_at::date, 0) as tenure_days,
+        {{ windowed }}.*,
+        greatest({{ windowed }}.snapshot_date - {{ customers }}.signup_at::date, 0) as tenure_days,
         {{ customers }}.gender,
         {{ customers }}.birth_year,
         {{ customers }}.country,
         {{ customers }}.acquisition_channel,
-    from windowed
-    inner join {{ customers }} on windowed.customer_id = {{ customers }}.customer_id
+    from {{ windowed }}
+    inner join {{ customers }} on {{ windowed }}.customer_id = {{ customers }}.customer_id
 ),
 
 computed as (

@@ -1,9 +1,20 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{% if is_incremental() %}delete from {{ this }}
+        where activity_date >= {{ cw_daily_rebuild_from() }}{% endif %}",
+) }}
 {#- One row per customer and day on which something about the customer became known: every
     fact is dated by the day it could first have been seen (an order by ordered_at, a delivery
     by delivered_at, a ticket's satisfaction by resolved_at), so "known before snapshot T" is
     simply `activity_date < T`. Two-timestamp states (open tickets, overdue deliveries) are
-    stored as +1 / -1 deltas whose running sum is the state. Measures: cw_activity_measures(). -#}
+    stored as +1 / -1 deltas whose running sum is the state. Measures: cw_activity_measures().
+    Incremental: a run deletes and recomputes the days from cw_daily_rebuild_from() on (the last
+    day with an order or session in the table: every earlier day was complete when it was
+    built, as the data is append-only history); gaps and first categories still look at the
+    whole history. -#}
+{%- set since = cw_daily_rebuild_from() if is_incremental() else none %}
 with
 
 orders as (
@@ -47,7 +58,22 @@ order_days as (
         count(*) filter (where status = 'returned') as returned_orders,
         1 as active_days,
     from orders
+    where true {{ cw_on_or_after('ordered_at::date', since) }}
     group by all
+),
+
+purchase_days as (
+    select customer_id, activity_date
+    from order_days
+    where purchases > 0
+    {%- if since is not none %}
+    -- the purchase day before the rebuilt days, for the first gap
+    union all
+    select customer_id, max(activity_date)
+    from {{ this }}
+    where purchases > 0 and activity_date < {{ since }}
+    group by customer_id
+    {%- endif %}
 ),
 
 purchase_gaps as (
@@ -57,19 +83,18 @@ purchase_gaps as (
         activity_date - lag(activity_date) over (
             partition by customer_id order by activity_date
         ) as gap_days,
-    from order_days
-    where purchases > 0
+    from purchase_days
 ),
 
 gap_days as (
     select
         customer_id,
         activity_date,
-        gap_days::double as gap_days_sum,
-        (gap_days * gap_days)::double as gap_days_sq_sum,
+        gap_days as gap_days_sum,
+        gap_days * gap_days as gap_days_sq_sum,
         1 as gaps,
     from purchase_gaps
-    where gap_days is not null
+    where gap_days is not null {{ cw_on_or_after('activity_date', since) }}
 ),
 
 purchased_items as (
@@ -89,6 +114,7 @@ item_days as (
         activity_date,
         sum(quantity) as items,
     from purchased_items
+    where true {{ cw_on_or_after('activity_date', since) }}
     group by all
 ),
 
@@ -104,6 +130,7 @@ category_days as (
         where category is not null
         group by all
     )
+    where true {{ cw_on_or_after('first_date', since) }}
     group by all
 ),
 
@@ -116,6 +143,7 @@ delivery_days as (
         count(*) filter (where delivered_at > promised_delivery_at) as late_deliveries,
     from orders
     where delivered_at is not null and status <> 'cancelled'
+        {{- cw_on_or_after('delivered_at::date', since) }}
     group by all
 ),
 
@@ -130,6 +158,7 @@ overdue_deltas as (
         promised_delivery_at is not null
         and status <> 'cancelled'
         and (delivered_at is null or delivered_at > promised_delivery_at)
+        {{- cw_on_or_after('promised_delivery_at::date', since) }}
     union all
     select
         customer_id,
@@ -140,6 +169,7 @@ overdue_deltas as (
         promised_delivery_at is not null
         and status <> 'cancelled'
         and delivered_at > promised_delivery_at
+        {{- cw_on_or_after('delivered_at::date', since) }}
 ),
 
 -- events: a session is a session_id on one day (events without one: one session per day)
@@ -154,6 +184,7 @@ event_sessions as (
         bool_or(event_type = 'add_to_cart') as has_cart,
         bool_or(event_type = 'checkout') as has_checkout,
     from events
+    where true {{ cw_on_or_after('occurred_at::date', since) }}
     group by all
 ),
 
@@ -180,6 +211,7 @@ review_days as (
         sum(rating) as rating_sum,
         count(*) filter (where rating <= 2) as low_ratings,
     from reviews
+    where true {{ cw_on_or_after('created_at::date', since) }}
     group by all
 ),
 
@@ -192,6 +224,7 @@ ticket_days as (
         count(*) as tickets,
         count(*) as open_ticket_delta,
     from support_tickets
+    where true {{ cw_on_or_after('created_at::date', since) }}
     group by all
 ),
 
@@ -204,6 +237,7 @@ ticket_resolutions as (
         count(satisfaction) as satisfaction_count,
     from support_tickets
     where resolved_at is not null
+        {{- cw_on_or_after('greatest(resolved_at, created_at)::date', since) }}
     group by all
 ),
 
@@ -216,6 +250,7 @@ email_days as (
         count(*) filter (where event_type = 'click') as email_clicks,
         count(*) filter (where event_type = 'unsubscribe') as unsubscribes,
     from email_events
+    where true {{ cw_on_or_after('occurred_at::date', since) }}
     group by all
 ),
 
@@ -244,7 +279,7 @@ final as (
         coalesce(max(active_days), 0)::integer as active_days,
         {%- elif m in ('spend', 'discount') %}
         coalesce(sum({{ m }}), 0)::decimal(18, 2) as {{ m }},
-        {%- elif m in ('browse_seconds', 'gap_days_sum', 'gap_days_sq_sum') %}
+        {%- elif m == 'browse_seconds' %}
         coalesce(sum({{ m }}), 0)::double as {{ m }},
         {%- else %}
         coalesce(sum({{ m }}), 0)::bigint as {{ m }},
@@ -254,4 +289,6 @@ final as (
     group by customer_id, activity_date
 )
 
+-- in customer order: int_customer_feature_windows reads it a range of customers at a time
 select * from final
+order by customer_id, activity_date

@@ -5,20 +5,17 @@
 ) }}
 {#- One row per eligible customer and weekly snapshot, computed from data strictly before the
     snapshot (docs/features.md). Incremental: a run computes only the snapshots after the last
-    one built; a built snapshot never changes (all its data is older than the as-of date).
-    Changing a var that shapes features or eligibility needs `dbt build --full-refresh`. -#}
+    one built (int_feature_pairs holds just those); a built snapshot never changes (all its data
+    is older than the as-of date). Changing a var that shapes features or eligibility needs
+    `dbt build --full-refresh`. -#}
 with
 
 calendar as (
     select * from {{ ref('int_snapshot_calendar') }}
 ),
 
-spells as (
-    select * from {{ ref('int_customer_active_spells') }}
-),
-
-activity as not materialized (
-    select * from {{ ref('int_customer_activity_cumulative') }}
+windows as (
+    select * from {{ ref('int_customer_feature_windows') }}
 ),
 
 customers as (
@@ -35,17 +32,34 @@ new_snapshots as (
     {%- endif %}
 ),
 
-pairs as (
+{%- if not is_incremental() %}
+-- a (re)build needs the windows of the whole calendar: int_feature_pairs has only the snapshots
+-- customer_features lacked when it was built, unless it was rebuilt with --full-refresh too
+covered as (
     select
-        spells.customer_id,
-        new_snapshots.snapshot_date,
-    from new_snapshots
-    inner join spells
-        on new_snapshots.snapshot_date > spells.spell_start_date
-        and new_snapshots.snapshot_date <= spells.eligible_until_date
+        case
+            when (select min(snapshot_date) from calendar) is null then true
+            when exists (
+                select 1 from windows
+                where snapshot_date = (select min(snapshot_date) from calendar)
+            ) then true
+            else error('customer_features: int_customer_feature_windows lacks the earlier '
+                || 'snapshots; rebuild them together: '
+                || 'dbt build --full-refresh --select +customer_features')
+        end as is_covered,
+),
+{%- endif %}
+
+windowed as (
+    select windows.*
+    from windows
+    inner join new_snapshots on windows.snapshot_date = new_snapshots.snapshot_date
+    {%- if not is_incremental() %}
+    where (select is_covered from covered)
+    {%- endif %}
 ),
 
-{{ cw_feature_ctes('pairs', 'activity', 'customers') }}
+{{ cw_feature_ctes('windowed', 'customers') }}
 
 final as (
     select * from features

@@ -6,29 +6,21 @@ as_of as (
     select * from {{ ref('int_as_of_date') }}
 ),
 
-spells as (
-    select * from {{ ref('int_customer_active_spells') }}
-),
-
-activity as not materialized (
-    select * from {{ ref('int_customer_activity_cumulative') }}
+windows as (
+    select * from {{ ref('int_customer_feature_windows') }}
 ),
 
 customers as (
     select * from {{ ref('int_customers_resolved') }}
 ),
 
-pairs as (
-    select
-        spells.customer_id,
-        as_of.as_of_date as snapshot_date,
-    from as_of
-    inner join spells
-        on as_of.as_of_date > spells.spell_start_date
-        and as_of.as_of_date <= spells.eligible_until_date
+windowed as (
+    select windows.*
+    from windows
+    inner join as_of on windows.snapshot_date = as_of.as_of_date
 ),
 
-{{ cw_feature_ctes('pairs', 'activity', 'customers') }}
+{{ cw_feature_ctes('windowed', 'customers') }}
 
 final as (
     select

@@ -1,0 +1,304 @@
+"""Trailing-window sums per (customer, snapshot) with numpy: the boundary lookups behind the
+features (docs/features.md), used by the dbt Python model int_customer_feature_windows.
+
+The daily activity table (one row per customer and day, measures as columns) is read in chunks
+of customers. Each row gets an int64 key `customer_index << 32 | day`, the chunk is sorted by
+key, and every measure gets a prefix sum over the chunk. For a snapshot T the rows known before
+T are the keys below key(customer, T), found with np.searchsorted, so a window [T - w, T) is
+P[idx(T)] - P[idx(T - w)] and "all history before T" is P[idx(T)] - P[idx(customer start)].
+The last day with some activity before T is a searchsorted on the keys of the rows that have it.
+
+The arithmetic is exact, so a feature at T depends only on the customer's rows before T (the
+leakage test compares builds on truncated and full data bit for bit): every measure is summed as
+int64, DECIMAL(p, s) in units of 10^-s, DOUBLE in millionths (a day's browse seconds are kept to
+the microsecond). Prefix sums that overflow int64 wrap around, and differences of wrapped sums
+are still exact whenever the window's own sum fits in int64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+DAY_OFFSET = 1 << 31  # days since 1970 shifted to be non-negative in the key's low 32 bits
+DOUBLE_SCALE = 1_000_000  # DOUBLE measures are summed in millionths
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """Which sums to compute.
+
+    Attributes:
+        lifetime: measures summed over all history before T (`<measure>_all`).
+        windows: days w -> measures summed over [T - w, T) (`<measure>_<w>d`).
+        last_seen: name -> measure: `last_<name>_date` is the last day before T with
+            measure > 0 (NULL if none).
+    """
+
+    lifetime: tuple[str, ...]
+    windows: Mapping[int, tuple[str, ...]]
+    last_seen: Mapping[str, str]
+
+    @classmethod
+    def from_config(
+        cls, lifetime: Sequence[str], windows: Mapping, last_seen: Mapping
+    ) -> WindowSpec:
+        """Build from the dbt model config (YAML lists and mappings)."""
+        return cls(
+            lifetime=tuple(str(m) for m in lifetime),
+            windows={int(w): tuple(str(m) for m in ms) for w, ms in windows.items()},
+            last_seen={str(k): str(v) for k, v in last_seen.items()},
+        )
+
+    def measures(self) -> list[str]:
+        """Every measure the spec reads, in first-use order."""
+        seen: dict[str, None] = {}
+        for m in (*self.lifetime, *(m for ms in self.windows.values() for m in ms)):
+            seen.setdefault(m, None)
+        for m in self.last_seen.values():
+            seen.setdefault(m, None)
+        return list(seen)
+
+
+@dataclass(frozen=True)
+class MeasureKind:
+    """How a measure is summed exactly and returned: int64 units of 10^-scale."""
+
+    scale: int  # 0 for integers, s for DECIMAL(p, s), 6 for DOUBLE
+    out: str  # 'int', 'decimal' or 'double'
+
+    @classmethod
+    def from_duckdb_type(cls, column: str, type_name: str) -> MeasureKind:
+        t = type_name.upper()
+        if t in (
+            "TINYINT",
+            "SMALLINT",
+            "INTEGER",
+            "BIGINT",
+            "HUGEINT",
+            "UTINYINT",
+            "USMALLINT",
+            "UINTEGER",
+            "BOOLEAN",
+        ):
+            return cls(0, "int")
+        if t.startswith("DECIMAL"):
+            scale = int(t[t.index("(") + 1 : t.index(")")].split(",")[1])
+            return cls(scale, "decimal")
+        if t in ("DOUBLE", "FLOAT", "REAL"):
+            return cls(6, "double")
+        raise TypeError(
+            f"int_customer_daily_activity.{column}: measure type {type_name} is not "
+            "summable (use an integer, DECIMAL or DOUBLE)"
+        )
+
+    def sql(self, column: str) -> str:
+        """SQL turning the column into exact int64 units."""
+        q = f'"{column}"'
+        if self.out == "int":
+            return f"{q}::bigint"
+        if self.out == "decimal":
+            return f"({q} * {10**self.scale})::bigint"
+        return f"round({q} * {DOUBLE_SCALE})::bigint"
+
+    def arrow_type(self) -> pa.DataType:
+        if self.out == "int":
+            return pa.int64()
+        if self.out == "decimal":
+            return pa.decimal128(38, self.scale)
+        return pa.float64()
+
+    def to_arrow(self, units: np.ndarray) -> pa.Array:
+        if self.out == "int":
+            return pa.array(units)
+        if self.out == "double":
+            return pa.array(units / DOUBLE_SCALE)
+        # DECIMAL: the 128-bit little-endian integer is (units, sign extension)
+        buf = np.empty((len(units), 2), dtype=np.int64)
+        buf[:, 0] = units
+        buf[:, 1] = units >> 63
+        return pa.Array.from_buffers(self.arrow_type(), len(units), [None, pa.py_buffer(buf)])
+
+
+def output_schema(spec: WindowSpec, kinds: Mapping[str, MeasureKind]) -> pa.Schema:
+    """customer_id, snapshot_date, `<m>_all`, `last_<name>_date`, `<m>_<w>d`."""
+    fields = [pa.field("customer_id", pa.string()), pa.field("snapshot_date", pa.date32())]
+    fields += [pa.field(f"{m}_all", kinds[m].arrow_type()) for m in spec.lifetime]
+    fields += [pa.field(f"last_{name}_date", pa.date32()) for name in spec.last_seen]
+    for w, measures in spec.windows.items():
+        fields += [pa.field(f"{m}_{w}d", kinds[m].arrow_type()) for m in measures]
+    return pa.schema(fields)
+
+
+def _keys(customer: np.ndarray, day: np.ndarray) -> np.ndarray:
+    return (customer.astype(np.int64) << 32) | (day.astype(np.int64) + DAY_OFFSET)
+
+
+def window_sums(
+    daily_customer: np.ndarray,
+    daily_day: np.ndarray,
+    units: np.ndarray,
+    pair_customer: np.ndarray,
+    pair_day: np.ndarray,
+    spec: WindowSpec,
+    measures: Sequence[str],
+) -> dict[str, np.ndarray]:
+    """The sums of `spec` for each pair, from daily rows of the same customers.
+
+    Args:
+        daily_customer: customer index (>= 0) of each daily row.
+        daily_day: its day (days since 1970-01-01).
+        units: (len(measures), rows) int64 measure values in exact units, one row per measure.
+        pair_customer: customer index of each (customer, snapshot) pair.
+        pair_day: the snapshot day T of each pair.
+        spec: what to compute.
+        measures: the measure of each row of `units`.
+
+    Returns:
+        `<m>_all` and `<m>_<w>d` as int64 units, `last_<name>_date` as int64 days with -1 << 62
+        where nothing was seen.
+    """
+    col = {m: i for i, m in enumerate(measures)}
+    key = _keys(daily_customer, daily_day)
+    if len(key) > 1 and not (key[1:] > key[:-1]).all():
+        order = np.argsort(key, kind="stable")
+        key, units = key[order], units[:, order]
+        if len(key) > 1 and not (key[1:] > key[:-1]).all():
+            raise ValueError("int_customer_daily_activity has two rows for one customer and day")
+    # prefix[j, i] = sum of measure j over rows < i; int64 may wrap, differences stay exact
+    prefix = np.zeros((units.shape[0], len(key) + 1), dtype=np.int64)
+    np.cumsum(units, axis=1, out=prefix[:, 1:])
+
+    pair_customer = pair_customer.astype(np.int64)
+    pair_day = pair_day.astype(np.int64)
+    at_key = _keys(pair_customer, pair_day)
+    at_t = np.searchsorted(key, at_key, side="left")
+    at_t_sums: dict[str, np.ndarray] = {}
+
+    def upto_t(m: str) -> np.ndarray:
+        if m not in at_t_sums:
+            at_t_sums[m] = prefix[col[m]].take(at_t)
+        return at_t_sums[m]
+
+    out: dict[str, np.ndarray] = {}
+    if spec.lifetime:
+        start = np.searchsorted(key, pair_customer << 32, side="left")
+        for m in spec.lifetime:
+            out[f"{m}_all"] = upto_t(m) - prefix[col[m]].take(start)
+    for name, m in spec.last_seen.items():
+        seen = key[units[col[m]] > 0]
+        j = np.searchsorted(seen, at_key, side="left") - 1
+        found = j >= 0
+        last = seen.take(np.maximum(j, 0)) if len(seen) else np.zeros(len(j), dtype=np.int64)
+        found &= (last >> 32) == pair_customer
+        out[f"last_{name}_date"] = np.where(
+            found, (last & 0xFFFFFFFF) - DAY_OFFSET, np.int64(-1 << 62)
+        )
+    for w, ms in spec.windows.items():
+        before = np.searchsorted(key, _keys(pair_customer, pair_day - w), side="left")
+        for m in ms:
+            out[f"{m}_{w}d"] = upto_t(m) - prefix[col[m]].take(before)
+    return out
+
+
+def _days(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return pc.cast(arr, pa.int32()).to_numpy(zero_copy_only=False)
+
+
+def window_batch(
+    daily: pa.Table,
+    pairs: pa.Table,
+    customers: pa.Array,
+    spec: WindowSpec,
+    kinds: Mapping[str, MeasureKind],
+) -> pa.RecordBatch:
+    """One chunk: `daily` (customer_id, day, measures in units) and `pairs` (customer_id,
+    snapshot_date) restricted to roughly `customers` (distinct ids); rows of other customers in
+    `daily` are ignored."""
+    measures = spec.measures()
+    customers = pc.cast(customers, pa.string())
+    d_idx = pc.index_in(pc.cast(daily["customer_id"], pa.string()), value_set=customers)
+    keep = pc.is_valid(d_idx)
+    if not pc.all(keep).as_py():
+        daily = daily.filter(keep)
+        d_idx = d_idx.filter(keep)
+    d_cust = d_idx.to_numpy(zero_copy_only=False)
+    d_day = daily["day"].to_numpy(zero_copy_only=False)
+    units = np.empty((len(measures), daily.num_rows), dtype=np.int64)
+    for j, m in enumerate(measures):
+        units[j] = daily[m].to_numpy(zero_copy_only=False)
+    p_idx = pc.index_in(pc.cast(pairs["customer_id"], pa.string()), value_set=customers)
+    if p_idx.null_count:
+        raise ValueError("a pair's customer is missing from its chunk")
+    p_day = _days(pairs["snapshot_date"])
+    sums = window_sums(
+        d_cust, d_day, units, p_idx.to_numpy(zero_copy_only=False), p_day, spec, measures
+    )
+    schema = output_schema(spec, kinds)
+    arrays: list[pa.Array] = [
+        pc.cast(pairs["customer_id"], pa.string()).combine_chunks(),
+        pc.cast(pairs["snapshot_date"], pa.date32()).combine_chunks(),
+    ]
+    for field in list(schema)[2:]:
+        values = sums[field.name]
+        if field.name.startswith("last_"):
+            arrays.append(
+                pa.array(values.astype(np.int32), type=pa.int32(), mask=values < -(1 << 40)).cast(
+                    pa.date32()
+                )
+            )
+        else:
+            m = field.name.rsplit("_", 1)[0]
+            arrays.append(kinds[m].to_arrow(values))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _read(con, sql: str) -> pa.Table:
+    result = con.sql(sql).arrow()
+    return result.read_all() if isinstance(result, pa.RecordBatchReader) else result
+
+
+def window_batches(
+    con,
+    daily_sql: str,
+    pairs_sql: str,
+    spec: WindowSpec,
+    chunk_customers: int = 20_000,
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The window sums of every pair in `pairs_sql` (customer_id, snapshot_date) from the daily
+    table `daily_sql` (customer_id, activity_date, measures), chunk by chunk of customers.
+
+    Both relations are read with a customer_id range filter per chunk, so a daily table stored
+    in customer order is read once in all (zone maps skip the other row groups).
+    """
+    rel = con.sql(f"select * from ({daily_sql}) limit 0")
+    types = {c: str(t) for c, t in zip(rel.columns, rel.types)}
+    measures = spec.measures()
+    missing = [m for m in measures if m not in types]
+    if missing:
+        raise ValueError(f"int_customer_daily_activity has no measure column {missing}")
+    kinds = {m: MeasureKind.from_duckdb_type(m, str(types[m])) for m in measures}
+    schema = output_schema(spec, kinds)
+    ids = _read(con, f"select distinct customer_id from ({pairs_sql}) order by customer_id")
+    ids = ids["customer_id"].combine_chunks()
+    select = ", ".join(f'{kinds[m].sql(m)} as "{m}"' for m in measures)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for lo in range(0, len(ids), chunk_customers):
+            chunk = ids.slice(lo, chunk_customers)
+            first = chunk[0].as_py().replace("'", "''")
+            last = chunk[len(chunk) - 1].as_py().replace("'", "''")
+            where = f"where customer_id between '{first}' and '{last}'"
+            daily = _read(
+                con,
+                f"select customer_id, (activity_date - date '1970-01-01')::integer as day, "
+                f"{select} from ({daily_sql}) {where}",
+            )
+            pairs = _read(con, f"select customer_id, snapshot_date from ({pairs_sql}) {where}")
+            yield window_batch(daily, pairs, chunk, spec, kinds)
+
+    return schema, batches()

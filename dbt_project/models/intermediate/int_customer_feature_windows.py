@@ -1,0 +1,30 @@
+"""The activity sums behind the features, for every (customer, snapshot) pair of this run
+(int_feature_pairs): `<measure>_all` (all history before T), `<measure>_<w>d` (the trailing
+window [T - w, T)) and `last_<name>_date` (last day before T with that activity), only from
+int_customer_daily_activity rows dated before T. Which sums: this model's config
+(_intermediate__models.yml). numpy prefix sums and searchsorted in chunks of customers
+(churnwatch/feature_windows.py): no running-sum windows or ASOF joins in SQL.
+"""
+
+import pyarrow as pa
+
+from churnwatch.feature_windows import WindowSpec, window_batches
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    spec = WindowSpec.from_config(
+        dbt.config.get("lifetime_measures"),
+        dbt.config.get("window_measures"),
+        dbt.config.get("last_seen"),
+    )
+    daily = dbt.ref("int_customer_daily_activity")
+    pairs = dbt.ref("int_feature_pairs")
+    schema, batches = window_batches(
+        session,
+        daily.sql_query(),
+        pairs.sql_query(),
+        spec,
+        chunk_customers=int(dbt.config.get("chunk_customers") or 20000),
+    )
+    return pa.RecordBatchReader.from_batches(schema, batches)

@@ -1,0 +1,178 @@
+"""The numpy window sums behind the features (churnwatch/feature_windows.py): window edges,
+customers kept apart, exact types, and the chunked DuckDB path against a brute-force SQL."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from churnwatch.feature_windows import WindowSpec, window_batches, window_sums
+
+T = date(2024, 7, 1)
+EPOCH = date(1970, 1, 1)
+
+
+def _day(d: date) -> int:
+    return (d - EPOCH).days
+
+
+SPEC = WindowSpec.from_config(
+    ["purchases", "spend"],
+    {7: ["purchases"], 30: ["purchases"], 90: ["purchases"], 180: ["purchases", "spend"]},
+    {"purchase": "purchases"},
+)
+
+
+def test_window_edges_are_t_minus_w_inclusive_and_t_exclusive():
+    # customer 1 buys at T-181, T-180, T-8, T-7, T-1 and T; customers 0 and 2 buy every day,
+    # before and after it in key order, and must not leak into customer 1's sums
+    c1_days = [_day(T - timedelta(days=k)) for k in (181, 180, 8, 7, 1, 0)]
+    others = list(range(_day(T) - 400, _day(T) + 5))
+    cust = np.array([0] * len(others) + [1] * len(c1_days) + [2] * len(others))
+    day = np.array(others + c1_days + others)
+    units = np.ones((2, len(cust)), dtype=np.int64)
+    units[1] = 1000  # spend in cents
+    out = window_sums(
+        cust, day, units, np.array([1]), np.array([_day(T)]), SPEC, ["purchases", "spend"]
+    )
+    got = {k: int(v[0]) for k, v in out.items()}
+    assert got["purchases_7d"] == 2
+    assert got["purchases_30d"] == 3
+    assert got["purchases_90d"] == 3
+    assert got["purchases_180d"] == 4
+    assert got["spend_180d"] == 4000
+    assert got["purchases_all"] == 5
+    assert got["spend_all"] == 5000
+    assert got["last_purchase_date"] == _day(T) - 1
+
+
+def test_no_activity_gives_zeros_and_no_last_day():
+    cust = np.array([0, 0])
+    day = np.array([_day(T) - 3, _day(T) + 1])
+    units = np.ones((2, 2), dtype=np.int64)
+    out = window_sums(
+        cust,
+        day,
+        units,
+        np.array([1, 0]),
+        np.array([_day(T), _day(T) - 3]),
+        SPEC,
+        ["purchases", "spend"],
+    )
+    assert all(out[k][0] == 0 for k in out if not k.startswith("last_"))
+    assert all(out[k][1] == 0 for k in out if not k.startswith("last_"))
+    assert out["last_purchase_date"][0] < -(1 << 40) and out["last_purchase_date"][1] < -(1 << 40)
+
+
+def test_unsorted_input_and_wrapping_prefix_sums_stay_exact():
+    rng = np.random.default_rng(0)
+    n = 5000
+    cust = rng.integers(0, 50, n)
+    day = rng.integers(19000, 19400, n)
+    keep = np.unique(cust * 100_000 + day, return_index=True)[1]
+    cust, day = cust[keep], day[keep]
+    perm = rng.permutation(len(cust))
+    cust, day = cust[perm], day[perm]
+    units = rng.integers(0, 3, (2, len(cust))).astype(np.int64)
+    units[1] += 1 << 61  # prefix sums overflow int64 many times over
+    pc_ = rng.integers(0, 50, 300)
+    pd_ = rng.integers(19000, 19500, 300)
+    out = window_sums(cust, day, units, pc_, pd_, SPEC, ["purchases", "spend"])
+    for i in range(300):
+        mine = cust == pc_[i]
+        before = mine & (day < pd_[i])
+        assert out["purchases_all"][i] == units[0, before].sum()
+        for w in (7, 30, 90, 180):
+            assert out[f"purchases_{w}d"][i] == units[0, before & (day >= pd_[i] - w)].sum()
+        exact = sum(int(x) for x in units[1, before & (day >= pd_[i] - 180)])
+        assert out["spend_180d"][i] == np.int64(((exact + (1 << 63)) % (1 << 64)) - (1 << 63))
+        seen = day[before & (units[0] > 0)]
+        if len(seen):
+            assert out["last_purchase_date"][i] == seen.max()
+        else:
+            assert out["last_purchase_date"][i] < -(1 << 40)
+
+
+def test_duplicate_customer_days_are_an_error():
+    with pytest.raises(ValueError, match="two rows"):
+        window_sums(
+            np.array([0, 0]),
+            np.array([5, 5]),
+            np.ones((2, 2), dtype=np.int64),
+            np.array([0]),
+            np.array([9]),
+            SPEC,
+            ["purchases", "spend"],
+        )
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1000])
+def test_chunked_duckdb_path_matches_sql_with_exact_types(chunk):
+    con = duckdb.connect()
+    con.execute(
+        """
+        create table daily as
+        select
+            'c' || (i % 7)::varchar as customer_id,
+            date '2024-01-01' + ((i // 7) * 3 + (i % 7))::integer as activity_date,
+            (i % 3)::bigint as purchases,
+            ((i % 11) * 1.25)::decimal(18, 2) as spend,
+            ((i % 5) * 0.1 + 1)::double as browse_seconds,
+        from range(700) t(i)
+        order by customer_id, activity_date
+        """
+    )
+    con.execute(
+        """
+        create table pairs as
+        select
+            'c' || k::varchar as customer_id,
+            date '2024-01-05' + (s * 7)::integer as snapshot_date,
+        from range(8) a(k), range(40) b(s)
+        order by 1, 2
+        """
+    )
+    spec = WindowSpec.from_config(
+        ["purchases", "spend"], {30: ["spend", "browse_seconds"]}, {"purchase": "purchases"}
+    )
+    schema, batches = window_batches(
+        con, "select * from daily", "select * from pairs", spec, chunk_customers=chunk
+    )
+    got = pa.Table.from_batches(list(batches), schema=schema)
+    assert got.schema.field("spend_all").type == pa.decimal128(38, 2)
+    assert got.schema.field("browse_seconds_30d").type == pa.float64()
+    assert got.schema.field("last_purchase_date").type == pa.date32()
+    con.register("got", got)
+    diff = con.sql(
+        """
+        with expect as (
+            select
+                p.customer_id, p.snapshot_date,
+                coalesce(sum(d.purchases), 0) as purchases_all,
+                coalesce(sum(d.spend), 0) as spend_all,
+                max(d.activity_date) filter (where d.purchases > 0) as last_purchase_date,
+                coalesce(sum(d.spend) filter (where d.activity_date >= p.snapshot_date - 30), 0)
+                    as spend_30d,
+                coalesce(sum(d.browse_seconds)
+                    filter (where d.activity_date >= p.snapshot_date - 30), 0)
+                    as browse_seconds_30d,
+            from pairs p
+            left join daily d
+                on d.customer_id = p.customer_id and d.activity_date < p.snapshot_date
+            group by all
+        )
+        select count(*) from expect e full join got g using (customer_id, snapshot_date)
+        where e.purchases_all is distinct from g.purchases_all
+            or e.spend_all is distinct from g.spend_all
+            or e.spend_30d is distinct from g.spend_30d
+            or e.last_purchase_date is distinct from g.last_purchase_date
+            or abs(e.browse_seconds_30d - g.browse_seconds_30d) > 1e-9
+            or g.customer_id is null or e.customer_id is null
+        """
+    ).fetchall()[0][0]
+    assert got.num_rows == 8 * 40
+    assert diff == 0
