@@ -2,10 +2,12 @@
 
 The floor is `create table t as select * from read_csv|read_parquet(file)` for every entity
 file, one after the other in one DuckDB connection, until the file is closed (checkpointed).
-Ours is `churnwatch.ingest` (shape checks, raw load with a rejects table) plus the dbt staging
-models (typing, cleaning, rejects, de-duplication, audit). dbt's own start-up (~5 s per
-invocation, independent of data size) is reported apart from the SQL time taken from dbt's
-run_results.json.
+Ours is `churnwatch.ingest` (shape checks, a scan of each CSV for malformed lines, raw views)
+plus the dbt staging models (typing, cleaning, rejects, de-duplication, audit). dbt's own
+start-up (~5 s per invocation, independent of data size) is reported apart from the model time
+taken from dbt's run_results.json: `elapsed_time`, the wall time of the run's execution phase
+(every model, schema set-up and cache included). dbt runs two models at once, so the sum of the
+models' own times counts overlapping time twice; that sum is printed too.
 
     python bench/bench_ingest.py --data-dir data/sample            # an existing shop
     python bench/bench_ingest.py --synthetic-orders 2000000        # a generated orders+events set
@@ -94,8 +96,13 @@ def ours(data_dir: Path) -> dict[str, float]:
     run_dbt("run", db, select="staging", quiet=True)
     t2 = time.perf_counter()
     results = json.loads((DBT_PROJECT_DIR / "target" / "run_results.json").read_text())
-    sql = sum(r["execution_time"] for r in results["results"])
-    return {"ingest": t1 - t0, "dbt_wall": t2 - t1, "dbt_sql": sql}
+    summed = sum(r["execution_time"] for r in results["results"])
+    return {
+        "ingest": t1 - t0,
+        "dbt_wall": t2 - t1,
+        "dbt_sql": results["elapsed_time"],
+        "dbt_sum": summed,
+    }
 
 
 def main() -> None:
@@ -124,16 +131,18 @@ def main() -> None:
     floor, rows = bare_read(data_dir)
     res = ours(data_dir)
     cleaning = res["ingest"] + res["dbt_sql"]
-    print(f"\ndata: {data_dir} ({rows:,} rows)\n")
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    print(f"\ndata: {data_dir} ({rows:,} rows); load average after the run: {load}\n")
     print("| step | seconds | x bare read |")
     print("|---|---|---|")
     print(f"| bare read_csv/read_parquet into tables (floor) | {floor:.2f} | 1.00 |")
     print(
-        f"| churnwatch ingest (shape checks + raw load) | {res['ingest']:.2f} "
+        f"| churnwatch ingest (shape checks + rejects scan + raw views) | {res['ingest']:.2f} "
         f"| {res['ingest'] / floor:.2f} |"
     )
     print(
-        f"| dbt staging models, SQL time | {res['dbt_sql']:.2f} | {res['dbt_sql'] / floor:.2f} |"
+        f"| dbt staging run, elapsed (run_results) | {res['dbt_sql']:.2f} "
+        f"| {res['dbt_sql'] / floor:.2f} |"
     )
     print(
         f"| **ingest + staging (cleaning cost)** | **{cleaning:.2f}** "
@@ -141,6 +150,10 @@ def main() -> None:
     )
     print(
         f"| dbt wall time incl. start-up | {res['dbt_wall']:.2f} | {res['dbt_wall'] / floor:.2f} |"
+    )
+    print(
+        f"| (sum of the models' own times, overlapping) | {res['dbt_sum']:.2f} "
+        f"| {res['dbt_sum'] / floor:.2f} |"
     )
 
 
