@@ -2,9 +2,10 @@
 
 Ingestion only reads and checks the *shape* of the input: which files exist, whether they can be
 read, whether the required columns are there. It then exposes every record as `raw.<entity>`
-(contract columns only, plus `_source_file` and `_source_row`): a view straight over a Parquet
-file (no copy), or a table of the parsed CSV records (as text), with every line DuckDB cannot
-parse kept in `raw._csv_rejects`. Typing, cleaning, rejection and de-duplication are the dbt
+(contract columns only, plus `_source_file` and `_source_row`): a view straight over the file,
+no copy (a CSV is read as text; one scan at ingest counts its records and keeps every line
+DuckDB cannot parse in `raw._csv_rejects`). The raw views read the files when staging runs, so
+the files must stay in place until the run ends. Typing, cleaning, rejection and de-duplication are the dbt
 staging layer's job (dbt_project/models/staging), so that every rule is SQL analysts can read.
 
 A problem with the shape of the input stops the run with an `IngestError` naming the file and the
