@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -74,7 +75,8 @@ def synthesize(out: Path, n_orders: int, fmt: str, seed: int = 0) -> None:
 
 
 def bare_read(data_dir: Path) -> tuple[float, int]:
-    con = duckdb.connect(str(Path(tempfile.mkdtemp()) / "bare.duckdb"))
+    work = Path(tempfile.mkdtemp())
+    con = duckdb.connect(str(work / "bare.duckdb"))
     rows = 0
     started = time.perf_counter()
     for entity in ENTITIES:
@@ -85,11 +87,14 @@ def bare_read(data_dir: Path) -> tuple[float, int]:
         con.execute(f"create table {entity.name} as select * from {reader}('{path}')")
         rows += con.execute(f"select count(*) from {entity.name}").fetchall()[0][0]
     con.close()  # the checkpoint that writes the tables to the file is part of the cost
-    return time.perf_counter() - started, rows
+    elapsed = time.perf_counter() - started
+    shutil.rmtree(work)
+    return elapsed, rows
 
 
 def ours(data_dir: Path) -> dict[str, float]:
-    db = Path(tempfile.mkdtemp()) / "ours.duckdb"
+    work = Path(tempfile.mkdtemp())
+    db = work / "ours.duckdb"
     t0 = time.perf_counter()
     ingest(db, data_dir)
     t1 = time.perf_counter()
@@ -97,6 +102,7 @@ def ours(data_dir: Path) -> dict[str, float]:
     t2 = time.perf_counter()
     results = json.loads((DBT_PROJECT_DIR / "target" / "run_results.json").read_text())
     summed = sum(r["execution_time"] for r in results["results"])
+    shutil.rmtree(work)
     return {
         "ingest": t1 - t0,
         "dbt_wall": t2 - t1,
@@ -122,17 +128,38 @@ def main() -> None:
         default="csv",
         help="File format of the generated data.",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="Run floor and ours alternately this many times; the least time of each is kept "
+        "(on a shared machine the least is the one the other workers disturbed least).",
+    )
     args = parser.parse_args()
     data_dir = args.data_dir
     if data_dir is None:
         data_dir = Path(tempfile.mkdtemp()) / "synthetic"
         print(f"generating {args.synthetic_orders:,} orders + events ({args.format}) ...")
         synthesize(data_dir, args.synthetic_orders, args.format)
-    floor, rows = bare_read(data_dir)
-    res = ours(data_dir)
-    cleaning = res["ingest"] + res["dbt_sql"]
+    floors, runs = [], []
+    for _ in range(max(1, args.repeat)):
+        floor, rows = bare_read(data_dir)
+        floors.append(floor)
+        runs.append(ours(data_dir))
+    floor = min(floors)
+    res = {key: min(r[key] for r in runs) for key in runs[0]}
+    cleanings = [r["ingest"] + r["dbt_sql"] for r in runs]
+    cleaning = min(cleanings)
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     print(f"\ndata: {data_dir} ({rows:,} rows); load average after the run: {load}\n")
+    if len(runs) > 1:
+        print(
+            f"{len(runs)} runs, least time of each kept; floor: "
+            + ", ".join(f"{f:.2f}" for f in floors)
+            + "; ingest + staging: "
+            + ", ".join(f"{c:.2f}" for c in cleanings)
+            + "\n"
+        )
     print("| step | seconds | x bare read |")
     print("|---|---|---|")
     print(f"| bare read_csv/read_parquet into tables (floor) | {floor:.2f} | 1.00 |")
