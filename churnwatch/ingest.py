@@ -5,8 +5,9 @@ read, whether the required columns are there. It then exposes every record as `r
 (contract columns only, plus `_source_file` and `_source_row`): a view straight over the file,
 no copy (a CSV is read as text; one scan at ingest counts its records and keeps every line
 DuckDB cannot parse in `raw._csv_rejects`). The raw views read the files when staging runs, so
-the files must stay in place until the run ends. Typing, cleaning, rejection and de-duplication are the dbt
-staging layer's job (dbt_project/models/staging), so that every rule is SQL analysts can read.
+the files must stay in place until the run ends. Typing, cleaning, rejection and de-duplication
+are the dbt staging layer's job (dbt_project/models/staging), so that every rule is SQL analysts
+can read.
 
 A problem with the shape of the input stops the run with an `IngestError` naming the file and the
 column; problems with single rows never stop the run, they are quarantined by staging.
