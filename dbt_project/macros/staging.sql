@@ -34,9 +34,15 @@
     {%- elif col.type == 'varchar' -%}
         {{ cw_text(raw) }}
     {%- elif col.type == 'timestamp' and raw_type in ('varchar', '') -%}
-        {#- A UTC offset needs the (slower) timestamptz parse; 'Z' and no offset do not. -#}
+        {#- A UTC offset needs the (slower) timestamptz parse; 'Z' and no offset do not. The
+            two LIKEs (a '+' or '-' from the 11th character on) are a cheap pre-filter: the
+            regular expression then runs only on values that may carry an offset. -#}
         case
-            when regexp_matches(substr({{ cw_text(raw) }}, 11), '[+-][0-9]')
+            when (
+                {{ cw_text(raw) }} like '__________%+%'
+                or {{ cw_text(raw) }} like '__________%-%'
+            )
+            and regexp_matches(substr({{ cw_text(raw) }}, 11), '[+-][0-9]')
                 then timezone('UTC', try_cast({{ cw_text(raw) }} as timestamptz))
             else try_cast({{ cw_text(raw) }} as timestamp)
         end

@@ -89,6 +89,25 @@ def test_rejected_rows_name_file_and_row(messy_db: Path) -> None:
     assert "O10" in json.loads(malformed[0][1])["csv_line"]
 
 
+def test_csv_is_read_in_place_and_numbered_in_file_order(messy_db: Path) -> None:
+    # raw.orders is a view over the CSV file: ingest makes no copy of the records.
+    kinds = query(
+        messy_db,
+        "select 'view' from duckdb_views() where schema_name = 'raw' and view_name = 'orders' "
+        "union all select 'table' from duckdb_tables() where schema_name = 'raw' "
+        "and table_name in ('orders', '_orders_rows')",
+    )
+    assert kinds == [("view",)]
+    # Records keep their place in the file after a malformed line: O11 follows the ragged O10
+    # line (line 14, not a record), so it is the 13th record.
+    rows = query(
+        messy_db,
+        "select source_row, raw_record from staging.rejected_rows "
+        "where entity = 'orders' and reason = 'unparseable_amount'",
+    )
+    assert [(r[0], json.loads(r[1])["order_id"]) for r in rows] == [(13, "O11")]
+
+
 def test_duplicates_are_kept_with_reason(messy_db: Path) -> None:
     rows = query(
         messy_db, "select entity, reason, count(*) from staging.duplicate_rows group by all"
