@@ -99,9 +99,9 @@ class Network:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Churn probability [rows] in numpy (float64 after preprocessing), for checks."""
-        h = self.preprocess(x).astype(np.float64)
-        for i, (w, b) in enumerate(self.layers):
-            h = h @ w.astype(np.float64) + b
+        h: np.ndarray = self.preprocess(x).astype(np.float64)
+        for i, (w, bias) in enumerate(self.layers):
+            h = h @ w.astype(np.float64) + bias
             if i < len(self.layers) - 1:
                 h = np.maximum(h, 0.0)
         a, b = self.platt

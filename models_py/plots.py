@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,11 +42,11 @@ def write_plots(
     )
     written: list[Path] = []
 
-    def save(fig: object, name: str) -> None:
+    def save(fig: Any, name: str) -> None:
         path = out / name
         # no "Software" tag: the PNG does not name the matplotlib version
         fig.savefig(path, dpi=100, bbox_inches="tight", metadata={"Software": None})
-        plt.close(fig)  # type: ignore[arg-type]
+        plt.close(fig)
         written.append(path)
 
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -100,7 +101,7 @@ def write_plots(
     save(fig, "lift.png")
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    bins = np.linspace(0, 1, 41)
+    bins = np.linspace(0, 1, 41).tolist()
     ax.hist(p[y == 0], bins=bins, alpha=0.6, label="retained")
     ax.hist(p[y == 1], bins=bins, alpha=0.6, label="churned")
     ax.set(xlabel="churn probability", ylabel="customers", title="Score distribution (test)")

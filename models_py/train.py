@@ -361,7 +361,9 @@ def _fit(
     hist = model.fit(
         _dataset(X, y, w, bs, shuffle_seed=config.seed),
         epochs=epochs,
-        validation_data=_dataset(Xv, yv, None, 65536) if Xv is not None else None,
+        validation_data=(
+            _dataset(Xv, yv, None, 65536) if Xv is not None and yv is not None else None
+        ),
         shuffle=False,  # the dataset shuffles itself (seeded)
         verbose=0,
         callbacks=callbacks,
@@ -446,7 +448,7 @@ def _search(
             log(f"[{algorithm}] search skipped: training period too short for time folds")
         return grid[0], []
     dates = ex.snapshot_dates
-    report = []
+    report: list[dict[str, Any]] = []
     for params in grid:
         scores = []
         for fit_dates, eval_dates in folds:
@@ -721,7 +723,7 @@ def fit_models(
         baseline = {"skipped": f"feature {BASELINE_FEATURE!r} is not in the feature list"}
         log(f"recency baseline skipped: {BASELINE_FEATURE!r} is not in the feature list")
     seconds = time.perf_counter() - t_start
-    metric_json = {
+    metric_json: dict[str, Any] = {
         "selected": best.algorithm,
         "selection": "best validation PR-AUC",
         "refit_note": refit_note,

@@ -37,6 +37,7 @@ from typing import Any, Literal
 import duckdb
 import numpy as np
 import pyarrow as pa
+from duckdb.func import ARROW, SPECIAL
 
 from scoring.model import (
     ATTRIBUTION_NAME,
@@ -468,7 +469,7 @@ def register(
     _clear_own(con)
     if _registered_elsewhere(con, m.version):
         return m
-    arg = [f"FLOAT[{m.n_features}]"]
+    arg: list[Any] = [f"FLOAT[{m.n_features}]"]  # list[str] does not match the stubs (invariant)
     thresholds = dict(m.thresholds)
     version = m.version
 
@@ -483,24 +484,24 @@ def register(
         _keep(make_score_function(m)),
         arg,
         "FLOAT",
-        type="arrow",
-        null_handling="special",
+        type=ARROW,
+        null_handling=SPECIAL,
     )
     con.create_function(
         "churn_reasons",
         _keep(make_reasons_function(m, reasons)),
         arg,
         REASON_SQL_TYPE,
-        type="arrow",
-        null_handling="special",
+        type=ARROW,
+        null_handling=SPECIAL,
     )
     con.create_function(
         "churn_score_and_reasons",
         _keep(make_score_and_reasons_function(m, reasons)),
         arg,
         SCORED_SQL_TYPE,
-        type="arrow",
-        null_handling="special",
+        type=ARROW,
+        null_handling=SPECIAL,
     )
     con.create_function("churn_model_version", _keep(churn_model_version), [], "VARCHAR")
     con.create_function(
@@ -526,8 +527,8 @@ def register_unavailable(con: duckdb.DuckDBPyConnection, reason: str) -> None:
         raise RuntimeError(reason)
 
     f1, f0 = _keep(unavailable_1), _keep(unavailable_0)
-    con.create_function("churn_score", f1, ["FLOAT[]"], "FLOAT", type="arrow")
-    con.create_function("churn_reasons", f1, ["FLOAT[]"], REASON_SQL_TYPE, type="arrow")
-    con.create_function("churn_score_and_reasons", f1, ["FLOAT[]"], SCORED_SQL_TYPE, type="arrow")
+    con.create_function("churn_score", f1, ["FLOAT[]"], "FLOAT", type=ARROW)
+    con.create_function("churn_reasons", f1, ["FLOAT[]"], REASON_SQL_TYPE, type=ARROW)
+    con.create_function("churn_score_and_reasons", f1, ["FLOAT[]"], SCORED_SQL_TYPE, type=ARROW)
     con.create_function("churn_model_version", f0, [], "VARCHAR", side_effects=True)
     con.create_function("churn_model_thresholds", f0, [], THRESHOLDS_SQL_TYPE, side_effects=True)
