@@ -47,7 +47,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         as_of_date=args.as_of_date,
     )
     run_pipeline(
-        args.data_dir, args.db, settings, train=not args.no_train, artifacts=args.artifacts
+        args.data_dir,
+        args.db,
+        settings,
+        train=not args.no_train,
+        artifacts=args.artifacts,
+        full_refresh=args.full_refresh,
     )
     return 0
 
@@ -113,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="Model artifacts folder (default: $CHURNWATCH_ARTIFACTS or ./artifacts).",
+    )
+    p.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="Rebuild features, labels and daily activity from scratch (automatic when the "
+        "dbt models, vars, horizon or active window changed since the last build).",
     )
     p.set_defaults(func=_cmd_run)
 

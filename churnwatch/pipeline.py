@@ -4,6 +4,9 @@ score), built into a copy of the database that replaces the old one only when ev
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 import logging
 import os
 import shutil
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from churnwatch.config import RunSettings
+from churnwatch.config import DBT_PROJECT_DIR, ROOT, RunSettings
 from churnwatch.dbt_runner import run_dbt
 from churnwatch.ingest import ingest
 
@@ -21,6 +24,73 @@ log = logging.getLogger(__name__)
 
 def _building_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".building")
+
+
+BUILD_STATE_TABLE = "main._churnwatch_build"
+# What shapes the tables the incremental models keep: the dbt project and the Python code its
+# Python models run. A change to any of them (an upgrade, an edited var) makes the kept
+# snapshots stale, so the next run rebuilds them.
+_DEFINITION_SOURCES = (
+    DBT_PROJECT_DIR / "dbt_project.yml",
+    DBT_PROJECT_DIR / "models",
+    DBT_PROJECT_DIR / "macros",
+    ROOT / "churnwatch" / "feature_windows.py",
+)
+
+
+def definition_digest(settings: RunSettings) -> str:
+    """sha256 of everything that defines the built tables, except the as-of date.
+
+    The as-of date moves on every run by design (the incremental models handle it); the
+    horizon, the active window, every other var and the model code do not.
+    """
+    h = hashlib.sha256()
+    resolved = {k: v for k, v in settings.resolved().items() if k != "as_of_date"}
+    h.update(json.dumps(resolved, sort_keys=True, default=str).encode())
+    for source in _DEFINITION_SOURCES:
+        files = sorted(source.rglob("*")) if source.is_dir() else [source]
+        for f in files:
+            if f.is_file() and f.suffix in (".sql", ".py", ".yml", ".yaml"):
+                h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _stored_digest(db_path: Path) -> tuple[bool, str | None]:
+    """(whether db_path holds an earlier build, the definition digest it was built with)."""
+    if not db_path.exists():
+        return False, None
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        tables = {
+            f"{s}.{t}"
+            for s, t in con.execute(
+                "select table_schema, table_name from information_schema.tables"
+            ).fetchall()
+        }
+        built = "main.customer_features" in tables or "staging.ingest_audit" in tables
+        if BUILD_STATE_TABLE not in tables:
+            return built, None
+        rows = con.execute(
+            f"select definition_digest from {BUILD_STATE_TABLE} order by built_at desc limit 1"
+        ).fetchall()
+        return built, rows[0][0] if rows else None
+    finally:
+        con.close()
+
+
+def _record_digest(db_path: Path, digest: str, full_refresh: bool) -> None:
+    con = duckdb.connect(str(db_path))
+    try:
+        con.execute(
+            f"create table if not exists {BUILD_STATE_TABLE} ("
+            "built_at timestamp, definition_digest varchar, full_refresh boolean)"
+        )
+        con.execute(
+            f"insert into {BUILD_STATE_TABLE} values (?, ?, ?)",
+            [dt.datetime.now(dt.UTC).replace(tzinfo=None), digest, full_refresh],
+        )
+    finally:
+        con.close()
 
 
 def _has_active_model(db_path: Path) -> bool:
@@ -72,6 +142,7 @@ def run_pipeline(
     *,
     train: bool = False,
     artifacts: Path | None = None,
+    full_refresh: bool = False,
 ) -> Path:
     """Run the pipeline on `data_dir` into `db_path`; on any failure `db_path` is left as it was.
 
@@ -85,6 +156,10 @@ def run_pipeline(
         train: Train a model when no compatible active model exists (else scoring is skipped
             until one does).
         artifacts: Where model files go (default: CHURNWATCH_ARTIFACTS or ./artifacts).
+        full_refresh: Rebuild the incremental tables (features, labels, daily activity) from
+            scratch. Done anyway when the project's definition (dbt models, vars, the horizon
+            or active window) changed since the database was last built: kept snapshots would
+            otherwise mix two definitions. churn_scores keeps its history either way.
 
     Returns:
         The database path.
@@ -100,8 +175,24 @@ def run_pipeline(
     try:
         log.info("ingesting %s", data_dir)
         ingest(building, data_dir)
-        log.info("dbt build (staging, features, labels)")
-        run_dbt("build", building, dbt_vars=settings.dbt_vars(), exclude="tag:scoring")
+        digest = definition_digest(settings)
+        built_before, stored = _stored_digest(building)
+        if built_before and stored != digest and not full_refresh:
+            log.info(
+                "the definitions changed since %s was built (dbt models, vars, horizon or "
+                "active window): rebuilding its features and labels from scratch",
+                db_path,
+            )
+            full_refresh = True
+        log.info("dbt build (staging, features, labels)%s", ", full refresh" * full_refresh)
+        run_dbt(
+            "build",
+            building,
+            dbt_vars=settings.dbt_vars(),
+            exclude="tag:scoring",
+            extra_args=["--full-refresh"] if full_refresh else None,
+        )
+        _record_digest(building, digest, full_refresh)
         if train:
             _ensure_model(building, settings, artifacts)
         if _has_active_model(building):

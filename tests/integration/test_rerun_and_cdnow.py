@@ -13,7 +13,11 @@ from churnwatch.prepare_cdnow import prepare_cdnow
 from tests.conftest import DATA_DIR, SHARED_CDNOW, query
 
 # Tables that record each run (loaded_at) and so differ between runs by design.
-RUN_HISTORY_TABLES = {("staging", "ingest_audit"), ("raw", "_ingest_run")}
+RUN_HISTORY_TABLES = {
+    ("staging", "ingest_audit"),
+    ("raw", "_ingest_run"),
+    ("main", "_churnwatch_build"),
+}
 # The feature work of one run: the (customer, snapshot) pairs it computes and their window sums,
 # i.e. the snapshots customer_features lacked (none on a rerun) and the as-of date. What they
 # feed (customer_features, scoring_examples) is compared.

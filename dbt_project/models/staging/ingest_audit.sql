@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key=['loaded_at', 'entity'],
+{{ config(materialized='incremental', unique_key=['loaded_at', 'entity'], full_refresh=false,
           incremental_strategy='delete+insert') }}
 
 {#- One row per entity and load run. rows_read = rows_loaded + rows_rejected + rows_duplicate
