@@ -67,7 +67,7 @@ def main() -> int:
     pairs, daily = con.sql(
         "select (select count(*) from intermediate.int_feature_pairs),"
         " (select count(*) from intermediate.int_customer_daily_activity)"
-    ).fetchone()
+    ).fetchall()[0]
     print(f"{args.db}: {pairs:,} pairs, {daily:,} daily rows")
     times: dict[bool, list[float]] = {False: [], True: []}
     tables: dict[bool, pa.Table] = {}
