@@ -18,8 +18,9 @@ Incremental runs: when every pair of a chunk has T >= T_min, a daily row dated b
 T_min - (largest window) is in no window of any pair; it counts only towards the lifetime sums
 and the last-seen days. Such rows are collapsed in SQL into one row per customer (`Collapsed`:
 the sums in exact units, and the last day with each last-seen measure > 0) before numpy sees
-them, so a new week costs in proportion to the recent rows, not to all history. On a full build
-T_min is the first snapshot and nothing is collapsed.
+them, so a new week costs in proportion to the recent rows, not to all history. T_min is taken
+per chunk: on a full build it is the first snapshot for any chunk with an early customer, and
+little or nothing is collapsed.
 """
 
 from __future__ import annotations
