@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from churnwatch.feature_windows import WindowSpec, window_batches, window_sums
+from churnwatch.feature_windows import Collapsed, WindowSpec, window_batches, window_sums
 
 T = date(2024, 7, 1)
 EPOCH = date(1970, 1, 1)
@@ -110,8 +110,36 @@ def test_duplicate_customer_days_are_an_error():
         )
 
 
+def test_collapsed_rows_add_to_lifetime_and_last_day_and_must_end_before_every_window():
+    # customer 0: collapsed rows (before T - 180) hold 5 purchases, the last on T - 300;
+    # customer 1: collapsed purchases too, plus a purchase at T - 3 that is the last one
+    before = _day(T) - 180
+    collapsed = Collapsed(
+        before,
+        {"purchases": np.array([5, 2]), "spend": np.array([700, 100])},
+        {"purchase": np.array([_day(T) - 300, _day(T) - 200])},
+    )
+    units = np.array([[1], [250]], dtype=np.int64)
+    args = (np.array([1]), np.array([_day(T) - 3]), units)
+    out = window_sums(
+        *args, np.array([0, 1]), np.array([_day(T)] * 2), SPEC, ["purchases", "spend"], collapsed
+    )
+    assert out["purchases_all"].tolist() == [5, 3]
+    assert out["spend_all"].tolist() == [700, 350]
+    assert out["purchases_180d"].tolist() == [0, 1]
+    assert out["last_purchase_date"].tolist() == [_day(T) - 300, _day(T) - 3]
+    with pytest.raises(ValueError, match="180-day window"):
+        window_sums(
+            *args, np.array([0]), np.array([_day(T) - 1]), SPEC, ["purchases", "spend"], collapsed
+        )
+
+
 @pytest.mark.parametrize("chunk", [1, 3, 1000])
-def test_chunked_duckdb_path_matches_sql_with_exact_types(chunk):
+@pytest.mark.parametrize("first_snapshot", ["2024-01-05", "2024-08-02"])
+@pytest.mark.parametrize("collapse", [True, False])
+def test_chunked_duckdb_path_matches_sql_with_exact_types(chunk, first_snapshot, collapse):
+    # pairs from 2024-08-02 (an incremental run): the daily rows before 2024-07-03 (its first
+    # snapshot - 30 days) are collapsed per customer; c9 has only such rows, c7 none at all
     con = duckdb.connect()
     con.execute(
         """
@@ -123,16 +151,19 @@ def test_chunked_duckdb_path_matches_sql_with_exact_types(chunk):
             ((i % 11) * 1.25)::decimal(18, 2) as spend,
             ((i % 5) * 0.1 + 1)::double as browse_seconds,
         from range(700) t(i)
+        union all
+        select 'c9', date '2024-02-01' + k::integer, 1, 0.01, 0.25 from range(3) t(k)
         order by customer_id, activity_date
         """
     )
     con.execute(
-        """
+        f"""
         create table pairs as
         select
             'c' || k::varchar as customer_id,
-            date '2024-01-05' + (s * 7)::integer as snapshot_date,
-        from range(8) a(k), range(40) b(s)
+            date '{first_snapshot}' + (s * 7)::integer as snapshot_date,
+        from range(10) a(k), range(40) b(s)
+        where k != 8
         order by 1, 2
         """
     )
@@ -140,7 +171,12 @@ def test_chunked_duckdb_path_matches_sql_with_exact_types(chunk):
         ["purchases", "spend"], {30: ["spend", "browse_seconds"]}, {"purchase": "purchases"}
     )
     schema, batches = window_batches(
-        con, "select * from daily", "select * from pairs", spec, chunk_customers=chunk
+        con,
+        "select * from daily",
+        "select * from pairs",
+        spec,
+        chunk_customers=chunk,
+        collapse=collapse,
     )
     got = pa.Table.from_batches(list(batches), schema=schema)
     assert got.schema.field("spend_all").type == pa.decimal128(38, 2)
@@ -174,5 +210,5 @@ def test_chunked_duckdb_path_matches_sql_with_exact_types(chunk):
             or g.customer_id is null or e.customer_id is null
         """
     ).fetchall()[0][0]
-    assert got.num_rows == 8 * 40
+    assert got.num_rows == 9 * 40
     assert diff == 0

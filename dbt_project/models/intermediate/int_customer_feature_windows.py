@@ -3,7 +3,9 @@
 window [T - w, T)) and `last_<name>_date` (last day before T with that activity), only from
 int_customer_daily_activity rows dated before T. Which sums: this model's config
 (_intermediate__models.yml). numpy prefix sums and searchsorted in chunks of customers
-(churnwatch/feature_windows.py): no running-sum windows or ASOF joins in SQL.
+(churnwatch/feature_windows.py): no running-sum windows or ASOF joins in SQL. Daily rows older
+than a chunk's earliest snapshot minus the widest window (on an incremental run, most of
+history) are collapsed per customer in SQL first.
 """
 
 import pyarrow as pa
