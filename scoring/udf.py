@@ -479,30 +479,19 @@ def register(
     def churn_model_thresholds() -> dict[str, float]:
         return thresholds
 
-    con.create_function(
-        "churn_score",
-        _keep(make_score_function(m)),
-        arg,
-        "FLOAT",
-        type=ARROW,
-        null_handling=SPECIAL,
-    )
-    con.create_function(
-        "churn_reasons",
-        _keep(make_reasons_function(m, reasons)),
-        arg,
-        REASON_SQL_TYPE,
-        type=ARROW,
-        null_handling=SPECIAL,
-    )
-    con.create_function(
-        "churn_score_and_reasons",
-        _keep(make_score_and_reasons_function(m, reasons)),
-        arg,
-        SCORED_SQL_TYPE,
-        type=ARROW,
-        null_handling=SPECIAL,
-    )
+    batch_functions: list[tuple[str, Callable[..., Any], str]] = [
+        ("churn_score", make_score_function(m), "FLOAT"),
+        ("churn_reasons", make_reasons_function(m, reasons), REASON_SQL_TYPE),
+        (
+            "churn_score_and_reasons",
+            make_score_and_reasons_function(m, reasons),
+            SCORED_SQL_TYPE,
+        ),
+    ]
+    for name, function, return_type in batch_functions:
+        con.create_function(
+            name, _keep(function), arg, return_type, type=ARROW, null_handling=SPECIAL
+        )
     con.create_function("churn_model_version", _keep(churn_model_version), [], "VARCHAR")
     con.create_function(
         "churn_model_thresholds", _keep(churn_model_thresholds), [], THRESHOLDS_SQL_TYPE
