@@ -35,6 +35,9 @@ class RunSettings:
     churn_horizon_days: int | None = None
     active_window_days: int | None = None
     as_of_date: str | None = None
+    # How int_customer_daily_activity is split to bound memory (source rows per customer range);
+    # an execution setting: it never changes what is built.
+    daily_activity_part_rows: int | None = None
 
     def dbt_vars(self) -> dict:
         out: dict = {}
@@ -44,6 +47,8 @@ class RunSettings:
             out["active_window_days"] = int(self.active_window_days)
         if self.as_of_date is not None:
             out["as_of_date"] = str(self.as_of_date)
+        if self.daily_activity_part_rows is not None:
+            out["daily_activity_part_rows"] = int(self.daily_activity_part_rows)
         return out
 
     def resolved(self) -> dict:

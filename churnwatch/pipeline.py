@@ -38,6 +38,11 @@ _DEFINITION_SOURCES = (
 )
 
 
+# Vars that do not change what is built: the as-of date moves on every run, and the daily
+# table's customer ranges only bound memory.
+_NOT_DEFINITION = ("as_of_date", "daily_activity_part_rows")
+
+
 def definition_digest(settings: RunSettings) -> str:
     """sha256 of everything that defines the built tables, except the as-of date.
 
@@ -45,7 +50,7 @@ def definition_digest(settings: RunSettings) -> str:
     horizon, the active window, every other var and the model code do not.
     """
     h = hashlib.sha256()
-    resolved = {k: v for k, v in settings.resolved().items() if k != "as_of_date"}
+    resolved = {k: v for k, v in settings.resolved().items() if k not in _NOT_DEFINITION}
     h.update(json.dumps(resolved, sort_keys=True, default=str).encode())
     for source in _DEFINITION_SOURCES:
         files = sorted(source.rglob("*")) if source.is_dir() else [source]

@@ -34,7 +34,7 @@
 {% endmacro %}
 
 {#- The first day an incremental int_customer_daily_activity run recomputes (a date literal,
-    read when the model compiles, before its pre-hook deletes those days): the last day with an order placed or a session in the table. Facts dated before
+    read by its post-hook cw_fill_daily_activity() before it deletes those days): the last day with an order placed or a session in the table. Facts dated before
     it were all known when it was built (append-only data); facts dated on or after it may be
     incomplete (a delivery not yet made, an order still arriving that day). -#}
 {% macro cw_daily_rebuild_from() %}
