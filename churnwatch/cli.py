@@ -45,6 +45,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         churn_horizon_days=args.horizon_days,
         active_window_days=args.active_days,
         as_of_date=args.as_of_date,
+        daily_activity_part_rows=args.daily_part_rows,
     )
     run_pipeline(
         args.data_dir,
@@ -124,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Rebuild features, labels and daily activity from scratch (automatic when the "
         "dbt models, vars, horizon or active window changed since the last build).",
+    )
+    p.add_argument(
+        "--daily-part-rows",
+        type=int,
+        metavar="N",
+        help="Build the daily activity table in customer ranges of at most N source rows "
+        "(default from dbt_project.yml, 20,000,000, sized for the 8GB memory limit; lower it "
+        "with CHURNWATCH_MEMORY_LIMIT). Never changes the result.",
     )
     p.set_defaults(func=_cmd_run)
 
