@@ -108,6 +108,13 @@ def add_subcommands(subparsers: Any) -> None:
         "logistic regression is always exact for all features)",
     )
     p.add_argument(
+        "--max-examples",
+        type=int,
+        default=2_000_000,
+        help="train on a fixed hash sample of customers when training_examples has more rows "
+        "than this (default 2,000,000; 0 = all rows)",
+    )
+    p.add_argument(
         "--high-precision",
         type=float,
         default=0.7,
@@ -197,6 +204,7 @@ def _train(args: argparse.Namespace) -> int:
             threads=args.threads,
             policy=ThresholdPolicy(args.high_precision, args.high_fallback_top, args.medium_top),
             explainer_candidates=args.explainer_candidates,
+            max_examples=args.max_examples or None,
         )
         result = train_and_register(
             args.db,

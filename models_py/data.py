@@ -100,6 +100,32 @@ def feature_names_from_db(con: duckdb.DuckDBPyConnection) -> list[str]:
     return names
 
 
+def customer_sample(
+    con: duckdb.DuckDBPyConnection, max_examples: int | None
+) -> tuple[str | None, str | None]:
+    """A predicate keeping a fixed hash sample of customers when `main.training_examples` has
+    more than `max_examples` rows, and a line saying so; (None, None) when all rows fit.
+
+    Whole customers are kept (every snapshot of a kept customer), chosen by a hash of the id, so
+    the same data gives the same sample whatever the thread count; the fraction is rounded up to
+    1/10,000.
+    """
+    if max_examples is None:
+        return None, None
+    try:
+        n = con.execute(f"select count(*) from {TABLE}").fetchall()[0][0]
+    except duckdb.CatalogException:
+        return None, None  # load_training_examples says what is missing
+    if n <= max_examples:
+        return None, None
+    keep = -(-max_examples * 10_000 // n)
+    return (
+        f"hash(customer_id) % 10000 < {keep}",
+        f"training on a hash sample of {keep / 100:.2f}% of customers: {n} examples > "
+        f"max_examples {max_examples}",
+    )
+
+
 def load_training_examples(
     con: duckdb.DuckDBPyConnection,
     feature_names: Sequence[str] | None = None,

@@ -88,6 +88,9 @@ class TrainConfig:
         policy: Risk-tier threshold policy.
         explainer_candidates: K, features occluded exactly per row by an MLP's explainer
             (models_py/explain.py; logistic regression is exact for all features).
+        max_examples: Train on a fixed hash sample of customers (all their snapshots) when
+            training_examples holds more rows than this (None: all rows); keeps memory and
+            training time bounded on big shops (1 M customers x 50 snapshots is ~25 M rows).
     """
 
     horizon_days: int = 30
@@ -109,6 +112,7 @@ class TrainConfig:
     threads: int = 0
     policy: ThresholdPolicy = field(default_factory=ThresholdPolicy)
     explainer_candidates: int = explain.DEFAULT_CANDIDATES
+    max_examples: int | None = 2_000_000
 
     def __post_init__(self) -> None:
         if self.explainer_candidates < 1:
@@ -826,8 +830,11 @@ def train_and_register(
     from models_py import card, data, plots, registry
 
     with duckdb.connect(str(db_path)) as con:
-        ex = data.load_training_examples(con, feature_names)
+        where, note = data.customer_sample(con, config.max_examples)
+        ex = data.load_training_examples(con, feature_names, where=where)
     log(f"loaded {len(ex)} training examples x {len(ex.feature_names)} features from {db_path}")
+    if note:
+        log(note)
     outcome = fit_models(ex, config, log)
     with duckdb.connect(str(db_path)) as con:
         result = registry.register(

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from models_py import synthetic
-from models_py.data import DataError, feature_names_from_db, load_training_examples
+from models_py.data import (
+    DataError,
+    customer_sample,
+    feature_names_from_db,
+    load_training_examples,
+)
 
 
 @pytest.fixture()
@@ -35,6 +40,22 @@ def test_load_matches_sql(con):
         np.testing.assert_allclose(ex.X[:, j], cols[n].astype(np.float32))
     churn = con.sql("select avg(is_churned::INT) from main.training_examples").fetchall()[0][0]
     assert ex.y.mean() == pytest.approx(churn)
+
+
+def test_customer_sample_keeps_whole_customers_up_to_the_cap():
+    c = duckdb.connect()
+    table, names = synthetic.make_examples(2000, 10, 4, seed=5)
+    synthetic.write_training_examples(c, table, names)
+    assert customer_sample(c, 20_000) == (None, None)  # everything fits
+    assert customer_sample(c, None) == (None, None)
+    where, note = customer_sample(c, 5_000)
+    assert "max_examples 5000" in note
+    ex = load_training_examples(c, where=where)
+    assert 4_000 <= len(ex) <= 6_000  # ~a quarter of 20,000 rows
+    per_customer = np.unique(ex.customer_ids, return_counts=True)[1]
+    assert (per_customer == 10).all()  # every snapshot of a kept customer
+    again = load_training_examples(c, where=customer_sample(c, 5_000)[0])
+    np.testing.assert_array_equal(again.customer_ids, ex.customer_ids)  # same data, same sample
 
 
 def test_catalog_length_must_match_vector(con):
