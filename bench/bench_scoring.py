@@ -19,6 +19,12 @@ cost; wall-clock is what the targets are written in.
 With --model-dir (a real artifacts/models/<version>/ folder) the real model and its explainer
 are used instead of the toy MLP, with --features-db rows of main.training_examples tiled.
 
+The feature table lives in a database file, stored as the dbt model `scoring_examples` writes
+it (--storage file-uncompressed: the features column without compression); --storage file is
+DuckDB's default (ALP-compressed floats, decompressed on every scan) and --storage memory an
+in-memory table (never compressed: what runs before 2026-11-30 measured). --compare-storage
+times the do-nothing UDF and churn_score on all three in the same run.
+
 Run: PYTHONPATH=. python bench/bench_scoring.py --rows 1000000 --features 60
 """
 
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -47,6 +54,38 @@ from tests.helpers.toy_model import (
     feature_list,
     write_model,
 )
+
+STORAGES = ("file-uncompressed", "file", "memory")
+
+
+def create_feature_table(con: duckdb.DuckDBPyConnection, storage: str, source: str, n: int) -> str:
+    """Create the feature table for `storage` from the registered Arrow table; its name."""
+    table = {"file-uncompressed": "feats_uncompressed", "file": "feats", "memory": "mem.feats"}[
+        storage
+    ]
+    if storage == "file-uncompressed":
+        con.execute("set force_compression = 'uncompressed'")
+    try:
+        con.execute(
+            f"create or replace table {table} as select customer_id, "
+            f"features::float[{n}] as features from {source}"
+        )
+        if storage == "file-uncompressed":
+            # a partial row group is only written (and compressed) at the checkpoint
+            con.execute("checkpoint")
+    finally:
+        con.execute("reset force_compression")
+    return table
+
+
+def storage_summary(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """How the features column is stored: segments per compression."""
+    rows = con.execute(
+        "select compression, count(*) from pragma_storage_info(?) "
+        "where column_name = 'features' group by all order by 2 desc",
+        [table],
+    ).fetchall()
+    return ", ".join(f"{c} {k}" for c, k in rows)
 
 
 def timed(fn: Callable[[], object], repeat: int) -> float:
@@ -108,7 +147,25 @@ def main(argv: list[str] | None = None) -> int:
         help="rows for the (slow) exact occlusion reasons, extrapolated to --rows",
     )
     ap.add_argument("--quick", action="store_true", help="skip the variants (main figures only)")
-    ap.add_argument("--db", default=":memory:", help="DuckDB database (default in memory)")
+    ap.add_argument(
+        "--db",
+        help="DuckDB database file for the feature tables (default: a new file in a temporary "
+        "folder, deleted at the end)",
+    )
+    ap.add_argument(
+        "--storage",
+        choices=STORAGES,
+        default="file-uncompressed",
+        help="how the main feature table is stored: 'file-uncompressed' (a database file, "
+        "features written with compression off: what the dbt model scoring_examples writes), "
+        "'file' (a database file, DuckDB's default compression, ALP for floats, after a "
+        "checkpoint) or 'memory' (an in-memory table, never compressed: the earlier runs)",
+    )
+    ap.add_argument(
+        "--compare-storage",
+        action="store_true",
+        help="also time the do-nothing UDF and churn_score on the two other storages",
+    )
     ap.add_argument(
         "--model-dir",
         help="a real exported model (artifacts/models/<version>/ with model.onnx and "
@@ -149,8 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         x = rng.standard_normal((rows, n)).astype(np.float32)
 
-    con = duckdb.connect(args.db)
+    db_path = Path(args.db) if args.db else tmp / "bench.duckdb"
+    con = duckdb.connect(str(db_path))
     con.execute(f"set threads = {args.threads}")
+    con.execute("attach ':memory:' as mem")
     create_feature_catalog(con, names)
     feats = pa.table(
         {
@@ -159,12 +218,16 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     con.register("feats_arrow", feats)
-    con.execute(
-        f"create or replace table feats as select customer_id, "
-        f"features::float[{n}] as features from feats_arrow"
-    )
+    storages = STORAGES if args.compare_storage else (args.storage,)
+    tables = {}
+    for storage in storages:
+        tables[storage] = create_feature_table(con, storage, "feats_arrow", n)
     con.unregister("feats_arrow")
     del feats
+    con.execute("checkpoint")  # DuckDB compresses the file tables here (not the uncompressed)
+    main_table = tables[args.storage]
+    for storage, table in tables.items():
+        print(f"# {storage}: {table} {storage_summary(con, table)}")
 
     what = (
         f"real model {real.parent.name}"
@@ -202,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         ).path,
     )
 
-    def ctas(expr: str, source: str = "feats") -> Callable[[], object]:
+    def ctas(expr: str, source: str = main_table) -> Callable[[], object]:
         return lambda: con.execute(
             f"create or replace table bench_out as select customer_id, {expr} from {source}"
         )
@@ -262,6 +325,16 @@ def main(argv: list[str] | None = None) -> int:
             args.repeat,
         ),
     }
+    for storage, table in tables.items():
+        if storage != args.storage:
+            cases[f"do-nothing arrow UDF, {storage} table"] = (
+                ctas("noop(features)", table),
+                args.repeat,
+            )
+            cases[f"churn_score in CTAS, {storage} table"] = (
+                ctas("churn_score(features) as p", table),
+                args.repeat,
+            )
     if not args.quick:
         for b in (32768,):
             cases[f"ort numpy, 2 py threads x intra-op 1, batch {b}"] = (
@@ -331,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     con.execute(
                         "create or replace table bench_out as "
-                        "select customer_id, churn_score(features) from feats"
+                        f"select customer_id, churn_score(features) from {main_table}"
                     )
                 finally:
                     con.execute(f"set threads = {args.threads}")
@@ -413,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     # exact occlusion on a subset, extrapolated
     occ_rows = min(args.occlusion_rows, rows)
     con.execute(
-        f"create or replace table feats_small as select * from feats "
+        f"create or replace table feats_small as select * from {main_table} "
         f"where customer_id < {occ_rows}"
     )
     occ_fn = scoring.udf.make_reasons_function(m_expl, "occlusion")
@@ -442,6 +515,9 @@ def main(argv: list[str] | None = None) -> int:
         f"# explainer vs exact occlusion on {len(got):,} rows: same top reason "
         f"{same_top1:.1%}, same top-3 set {same_set:.1%}"
     )
+    con.close()
+    if not args.db:
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
