@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--compare-storage",
         action="store_true",
-        help="also time the do-nothing UDF and churn_score on the two other storages",
+        help="also time the do-nothing UDF, churn_score and the whole step on the two other "
+        "storages",
     )
     ap.add_argument(
         "--model-dir",
@@ -333,6 +334,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             cases[f"churn_score in CTAS, {storage} table"] = (
                 ctas("churn_score(features) as p", table),
+                args.repeat,
+            )
+            cases[f"churn_score_and_reasons in CTAS, {storage} table"] = (
+                ctas("churn_score_and_reasons(features) as s", table),
                 args.repeat,
             )
     if not args.quick:
