@@ -20,9 +20,10 @@ With --model-dir (a real artifacts/models/<version>/ folder) the real model and 
 are used instead of the toy MLP, with --features-db rows of main.training_examples tiled.
 
 The feature table lives in a database file, stored as the dbt model `scoring_examples` writes
-it (--storage file-uncompressed: the features column without compression); --storage file is
-DuckDB's default (ALP-compressed floats, decompressed on every scan) and --storage memory an
-in-memory table (never compressed: what runs before 2026-11-30 measured). --compare-storage
+it (--storage file: DuckDB's default, ALP-compressed floats, decompressed on every scan);
+--storage file-uncompressed writes it with compression off (tried in dbt, not adopted:
+bench/RESULTS_scoring.md) and --storage memory is an in-memory table (never compressed: what
+runs before 2026-11-30 measured). --compare-storage
 times the do-nothing UDF and churn_score on all three in the same run.
 
 Run: PYTHONPATH=. python bench/bench_scoring.py --rows 1000000 --features 60
@@ -155,11 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--storage",
         choices=STORAGES,
-        default="file-uncompressed",
-        help="how the main feature table is stored: 'file-uncompressed' (a database file, "
-        "features written with compression off: what the dbt model scoring_examples writes), "
-        "'file' (a database file, DuckDB's default compression, ALP for floats, after a "
-        "checkpoint) or 'memory' (an in-memory table, never compressed: the earlier runs)",
+        default="file",
+        help="how the main feature table is stored: 'file' (a database file, DuckDB's default "
+        "compression, ALP for floats, after a checkpoint: what the dbt model scoring_examples "
+        "writes), 'file-uncompressed' (a database file, written with compression off) or "
+        "'memory' (an in-memory table, never compressed: the earlier runs)",
     )
     ap.add_argument(
         "--compare-storage",
