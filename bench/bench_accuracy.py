@@ -31,6 +31,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -86,6 +87,20 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="reuse pipeline runs (DB + captured training) left in --work by an earlier call "
         "instead of running the pipeline again (re-evaluation only; timings are the old ones)",
+    )
+    p.add_argument(
+        "--features-db",
+        type=Path,
+        default=None,
+        help="part sample, one size: a database whose features are already built from "
+        "--data-dir (e.g. bench_features.py's incr.duckdb for the 1 M shop); it is copied and "
+        "only training runs on it (skips the ~20-40 min dbt build of a 1 M shop)",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="with --features-db: the sample shop (with its _truth) those features came from",
     )
     p.add_argument("--json", metavar="FILE", default=None, help="also write the results as JSON")
     p.add_argument(
@@ -161,7 +176,12 @@ class _Capture:
 
 
 def _run_pipeline(
-    data_dir: Path, db: Path, settings: Any, artifacts: Path, reuse: bool = False
+    data_dir: Path,
+    db: Path,
+    settings: Any,
+    artifacts: Path,
+    reuse: bool = False,
+    prebuilt: Path | None = None,
 ) -> dict[str, Any]:
     """Run the pipeline with training on a fresh DB; time it; return the captured training.
 
@@ -179,9 +199,25 @@ def _run_pipeline(
     saved.unlink(missing_ok=True)
     for leftover in (db, Path(str(db) + ".wal")):
         leftover.unlink(missing_ok=True)
+    if prebuilt is not None:
+        shutil.copy(prebuilt, db)
     t0 = time.perf_counter()
     with _Capture() as cap:
-        run_pipeline(data_dir, db, settings, train=True, artifacts=artifacts)
+        if prebuilt is None:
+            run_pipeline(data_dir, db, settings, train=True, artifacts=artifacts)
+        else:  # features built already: what the pipeline's training step does
+            from churnwatch.features import feature_names
+            from models_py import registry
+
+            resolved = settings.resolved()
+            registry.ensure_model(
+                db,
+                feature_names(),
+                int(resolved["churn_horizon_days"]),
+                active_window_days=int(resolved["active_window_days"]),
+                artifacts=artifacts,
+                log=lambda m: print(m, flush=True),
+            )
     wall = time.perf_counter() - t0
     run = {
         "capture": SimpleNamespace(**{k: v for k, v in vars(cap).items() if k != "_orig"}),
@@ -212,9 +248,11 @@ def run_sample(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from churnwatch.sample import truth as truth_mod
     from models_py import data, export
 
-    data_dir = work / f"sample_n{n}_s{args.seed}_d{args.days}"
+    data_dir = args.data_dir or work / f"sample_n{n}_s{args.seed}_d{args.days}"
     res: dict[str, Any] = {"customers": n, "data_dir": str(data_dir)}
-    if not (args.reuse_data and (data_dir / "orders.parquet").exists()):
+    if args.features_db is None and not (
+        args.reuse_data and (data_dir / "orders.parquet").exists()
+    ):
         t0 = time.perf_counter()
         subprocess.run(
             [
@@ -239,7 +277,12 @@ def run_sample(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         churn_horizon_days=args.horizon_days, active_window_days=args.active_days
     )
     run = _run_pipeline(
-        data_dir, db, settings, work / f"artifacts_sample_n{n}", reuse=args.reuse_runs
+        data_dir,
+        db,
+        settings,
+        work / f"artifacts_sample_n{n}",
+        reuse=args.reuse_runs,
+        prebuilt=args.features_db,
     )
     cap = run["capture"]
     record = _registry_record(db)
