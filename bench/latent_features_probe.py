@@ -13,6 +13,9 @@ Candidate groups (comma separated):
             relative to the customer's pace before the last 60 days (the pre-onset rate)
     dissat  60-day decayed count of late deliveries + low ratings + tickets, and days since
             the last "good" completed-order day (no late delivery, ticket or low rating)
+    pre60   pace per 30 days before the last 60 days (sessions, orders placed, active days;
+            the lifetime pace when tenure < 90) and the last 30 days relative to it (expressible
+            with a 60-day window: all history minus [T - 60, T))
     gap     days since the last session over the usual session gap, and since the last order
             over the usual order gap (lifetime pace)
     all     every group above
@@ -74,6 +77,12 @@ def main() -> None:
     ap.add_argument("--db", required=True, help="pipeline-built sample-shop DuckDB file")
     ap.add_argument("--truth", required=True, help="the sample shop's data directory (_truth/)")
     ap.add_argument("variants", help="comma-separated: base and candidate groups (see above)")
+    ap.add_argument(
+        "--save-scores",
+        metavar="DIR",
+        default=None,
+        help="write each run's test logits as DIR/<variant>_s<seed>.parquet (customer_id, score)",
+    )
     ap.add_argument(
         "--seeds", default="42", help="comma-separated training seeds per variant (default 42)"
     )
@@ -141,6 +150,22 @@ def main() -> None:
             dso * (v("op_all") + 0.5) / np.maximum(ten, 30),
         ],
     }
+
+    def old_pace(old: np.ndarray, all_: np.ndarray) -> np.ndarray:
+        # per 30 days before the last 60 days (T - 60); lifetime pace when that is short
+        return 30.0 * np.where(
+            old_days >= 30, old / np.maximum(old_days, 1.0), all_ / np.maximum(ten, 30.0)
+        )
+
+    groups["pre60"] = [
+        old_pace(v("s_old"), v("s_all")),
+        old_pace(v("op_old"), v("op_all")),
+        old_pace(v("ad_old"), v("ad_all")),
+        (ex.X[:, names.index("sessions_30d")] + 0.5) / (old_pace(v("s_old"), v("s_all")) + 0.5),
+        (ex.X[:, names.index("active_days_30d")] + 0.5)
+        / (old_pace(v("ad_old"), v("ad_all")) + 0.5),
+        (ex.X[:, names.index("orders_30d")] + 0.5) / (old_pace(v("op_old"), v("op_all")) + 0.5),
+    ]
     groups["all"] = [x for g in ("win14", "ewma", "dissat", "gap") for x in groups[g]]
 
     train.configure_tensorflow()
@@ -177,6 +202,11 @@ def main() -> None:
             config=cfg, epochs=15, log=None, tag="mlp",
         )  # fmt: skip
         lt = train._logits(m, X[te])
+        if args.save_scores:
+            Path(args.save_scores).mkdir(parents=True, exist_ok=True)
+            pd.DataFrame({"customer_id": ex.customer_ids[te].astype(str), "score": lt}).to_parquet(
+                Path(args.save_scores) / f"{var}_s{seed}.parquet", index=False
+            )
         print(
             f"RESULT {var} (+{X.shape[1] - ex.X.shape[1]}) seed {seed}: test ROC "
             f"{metrics.roc_auc(yt[ok], lt[ok]):.4f} PR {metrics.pr_auc(yt[ok], lt[ok]):.4f} "
