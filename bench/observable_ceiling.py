@@ -78,6 +78,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME=FILE",
         help="a model's test scores to put beside (parquet/csv: customer_id, score); repeatable",
     )
+    p.add_argument(
+        "--know-rate",
+        action="store_true",
+        help="decomposition: give the filter the true order and session rates (not a ceiling)",
+    )
     p.add_argument("--chunk", type=int, default=16, help="customers per numpy chunk (default 16)")
     p.add_argument("--limit", type=int, default=0, help="only the first N customers (testing)")
     p.add_argument("--json", metavar="FILE", default=None, help="also write the results as JSON")
@@ -169,12 +174,9 @@ def _load(args: argparse.Namespace):
     ev = ev[ev["customer_id"].isin(id_pos.index)]
     ev["day"] = _days(ev["occurred_at"].to_numpy(), start)
     ev = ev[ev["day"] >= 0]
-    ses = ev.groupby("session_id").agg(
-        customer_id=("customer_id", "first"),
-        day=("day", "min"),
-        checkout=("event_type", lambda s: (s == "checkout").any()),
-    )
-    ses = ses[~ses["checkout"] & (ses["day"] < T)]
+    checkout = ev.loc[ev["event_type"] == "checkout", "session_id"].unique()
+    ses = ev.groupby("session_id").agg(customer_id=("customer_id", "first"), day=("day", "min"))
+    ses = ses[~ses.index.isin(checkout) & (ses["day"] < T)]
     sc = id_pos[ses["customer_id"]].to_numpy()
     sday = ses["day"].to_numpy().astype(np.int64)
 
@@ -205,6 +207,8 @@ def _load(args: argparse.Namespace):
         truth=truth,
         signup=signup,
         z=cust["engagement"].to_numpy(),
+        order_rate=cust["order_rate"].to_numpy(),
+        session_rate=cust["session_rate"].to_numpy(),
         chan=chan[cust["acquisition_channel"]].to_numpy(),
         keep=1.0 - cust["p_cancel"].to_numpy() - cust["p_return"].to_numpy(),
         h0=h0,
@@ -254,8 +258,14 @@ def onset_grid(T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mid, first, last
 
 
-def observable_probability(D: dict, horizon: int, chunk: int, log=print) -> np.ndarray:
-    """Posterior P(churned | behaviour before T) for every loaded customer (see module doc)."""
+def observable_probability(
+    D: dict, horizon: int, chunk: int, log=print, know_rate: bool = False
+) -> np.ndarray:
+    """Posterior P(churned | behaviour before T) for every loaded customer (see module doc).
+
+    With `know_rate` the order and session rates are taken from the truth instead of being
+    inferred (a decomposition of the gap, not a ceiling).
+    """
     from scipy import sparse, stats
 
     from churnwatch.sample import model
@@ -406,7 +416,12 @@ def observable_probability(D: dict, horizon: int, chunk: int, log=print) -> np.n
     for s in range(0, n, chunk):
         sl = slice(s, min(s + chunk, n))
         m = sl.stop - sl.start
-        lam = np.minimum(np.exp(mu[sl, None] + 0.85 * N1[None, :]), 0.5)  # (m, L)
+        if know_rate:
+            lam = D["order_rate"][sl, None]  # (m, 1)
+            logw = np.zeros(1)
+        else:
+            lam = np.minimum(np.exp(mu[sl, None] + 0.85 * N1[None, :]), 0.5)  # (m, L)
+            logw = np.log(w1)
         # log-likelihood over (m, K, P, L)
         ll = (
             logprior[sl][:, :, None, None]
@@ -414,15 +429,19 @@ def observable_probability(D: dict, horizon: int, chunk: int, log=print) -> np.n
             + (Lo[sl] + Ls[sl] + Em[sl])[:, :, :, None]
             + No[sl, None, None, None] * np.log(lam)[:, None, None, :]
             - lam[:, None, None, :] * Eo[sl][:, :, :, None]
-            + np.log(w1)[None, None, None, :]
+            + logw[None, None, None, :]
         )
         # sessions: the browse-rate noise integrated out (Laplace), browse = lam * ratio
-        prior_mean = np.log(lam) + np.log(0.7) + 0.5 * D["z"][sl, None]  # (m, L)
-        ll += browse_marginal(
-            Ns[sl, None, None, None], Es[sl][:, :, :, None], prior_mean[:, None, None, :]
-        )
+        if know_rate:
+            br = D["session_rate"][sl, None, None, None]
+            ll += Ns[sl, None, None, None] * np.log(br) - br * Es[sl][:, :, :, None]
+        else:
+            prior_mean = np.log(lam) + np.log(0.7) + 0.5 * D["z"][sl, None]  # (m, L)
+            ll += browse_marginal(
+                Ns[sl, None, None, None], Es[sl][:, :, :, None], prior_mean[:, None, None, :]
+            )
         lamc = lam * D["keep"][sl, None]  # completed-order rate
-        pred = np.empty((m, K, P, N1.size))
+        pred = np.empty((m, K, P, lam.shape[1]))
         pred[:, :-1] = np.exp(-lamc[:, None, None, :] * F[None, :-1, :, None])
         pred[:, -1] = np.einsum(
             "mj,mjpl->mpl",
@@ -446,7 +465,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     if args.reuse:
         df = pd.read_parquet(args.reuse)
-        seed = "?"
+        seed = json.loads((Path(args.data) / "_truth" / "meta.json").read_text())["seed"]
     else:
         D = _load(args)
         seed = D["seed"]
@@ -464,7 +483,7 @@ def main(argv: list[str] | None = None) -> None:
         df = df.merge(lab, on="customer_id").merge(lat, on="customer_id")
         df = df.merge(rec, on="customer_id")
         df["p_observable"] = observable_probability(
-            D, h, args.chunk, log=lambda m: print(m, flush=True)
+            D, h, args.chunk, log=lambda m: print(m, flush=True), know_rate=args.know_rate
         )
         if args.out:
             df.to_parquet(args.out, index=False)
@@ -479,7 +498,11 @@ def main(argv: list[str] | None = None) -> None:
     y = df["is_churned"].to_numpy()
     rows = {
         "latent ceiling (true churn probability)": df["p_churn"].to_numpy(),
-        "observable ceiling (posterior given behaviour)": df["p_observable"].to_numpy(),
+        (
+            "posterior given behaviour and the true rates (--know-rate)"
+            if args.know_rate
+            else "observable ceiling (posterior given behaviour)"
+        ): df["p_observable"].to_numpy(),
         "recency (days since last order or signup)": df["recency_days"].to_numpy(float),
     }
     for spec in args.scores:
@@ -496,7 +519,7 @@ def main(argv: list[str] | None = None) -> None:
             "roc_auc": metrics.roc_auc(y[ok], s[ok]),
             "pr_auc": metrics.pr_auc(y[ok], s[ok]),
         }
-        if name.startswith(("latent", "observable")):
+        if name.startswith(("latent", "observable", "posterior")):
             p = np.clip(s[ok], 1e-7, 1 - 1e-7)
             r["log_loss"] = float(-np.mean(y[ok] * np.log(p) + (1 - y[ok]) * np.log(1 - p)))
             r["mean_p"] = float(p.mean())
