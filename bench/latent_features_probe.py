@@ -18,7 +18,7 @@ Candidate groups (comma separated):
             with a 60-day window: all history minus [T - 60, T))
     gap     days since the last session over the usual session gap, and since the last order
             over the usual order gap (lifetime pace)
-    all     every group above
+    all     win14 + ewma + dissat + gap (15 features; pre60 is not in it)
 
 Example:
     PYTHONPATH=. python bench/latent_features_probe.py --db /tmp/acc3/s42.duckdb \\
