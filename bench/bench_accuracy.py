@@ -313,12 +313,17 @@ def run_sample(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     # The registered ONNX (selected model, with metadata) re-scored on the test rows.
     te["p_registered"] = export.predict_onnx(record.onnx_path, out.test_X)
     # Cross-check the captured rows against the database's training_examples.
+    # (on a big shop training saw a hash sample of customers, TrainConfig.max_examples: the
+    # test rows are that sample's)
+    from models_py.train import TrainConfig
+
     with duckdb.connect(str(db), read_only=True) as con:
+        sample, _ = data.customer_sample(con, TrainConfig().max_examples)
         ex_db = data.load_training_examples(
             con,
             names,
             where=f"snapshot_date between DATE '{record.test_start_date}' "
-            f"and DATE '{record.test_end_date}'",
+            f"and DATE '{record.test_end_date}'" + (f" and {sample}" if sample else ""),
         )
     assert len(ex_db) == len(te) and np.array_equal(
         ex_db.customer_ids.astype(str), te["customer_id"].to_numpy()
