@@ -25,8 +25,9 @@
 {%- endmacro %}
 
 {#- The customer ranges of one build: enough parts that each aggregates at most
-    var('daily_activity_part_rows') source rows, split at quantiles of the orders' customer ids (rows follow orders). An incremental run
-    counts only the source rows it recomputes (usually one part). -#}
+    var('daily_activity_part_rows') source rows, split at quantiles of the orders' customer ids
+    (rows follow orders). An incremental run counts only the source rows it recomputes (usually
+    one part). -#}
 {% macro cw_daily_activity_parts(since) %}
     {%- set part_rows = var('daily_activity_part_rows') | int %}
     {%- set counted = [
@@ -36,8 +37,13 @@
     ] %}
     {%- set counts = [] %}
     {%- for model, ts in counted %}
-        {%- if since is none or ts is none %}
+        {%- if since is none %}
             {%- do counts.append('(select count(*) from ' ~ ref(model) ~ ')') %}
+        {%- elif ts is none %}
+            {#- items have no time of their own: those of the recomputed days' orders #}
+            {%- do counts.append('(select count(*) from ' ~ ref(model) ~ ' where order_id in '
+                ~ '(select order_id from ' ~ ref('stg_shop__orders') ~ ' where ordered_at::date >= '
+                ~ since ~ '))') %}
         {%- else %}
             {%- do counts.append('(select count(*) from ' ~ ref(model) ~ ' where ' ~ ts
                 ~ '::date >= ' ~ since ~ ')') %}
