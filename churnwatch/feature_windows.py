@@ -14,13 +14,14 @@ int64, DECIMAL(p, s) in units of 10^-s, DOUBLE in millionths (a day's browse sec
 the microsecond). Prefix sums that overflow int64 wrap around, and differences of wrapped sums
 are still exact whenever the window's own sum fits in int64.
 
-Incremental runs: when every pair of a chunk has T >= T_min, a daily row dated before
-T_min - (largest window) is in no window of any pair; it counts only towards the lifetime sums
-and the last-seen days. Such rows are collapsed in SQL into one row per customer (`Collapsed`:
-the sums in exact units, and the last day with each last-seen measure > 0) before numpy sees
-them, so a new week costs in proportion to the recent rows, not to all history. T_min is taken
-per chunk: on a full build it is the first snapshot for any chunk with an early customer, and
-little or nothing is collapsed.
+Incremental runs: a daily row dated before (the run's earliest snapshot - the widest window) is
+in no window of any pair; it counts only towards the lifetime sums and the last-seen days. The
+dbt model int_customer_collapsed_history keeps those rows collapsed, one row per customer (the
+sums in exact units, and the last day with each last-seen measure > 0: `collapsed_history`),
+and brings it forward each run by adding only the daily rows between its previous cut and the
+new one. The window model reads the collapsed row and the customer's daily rows from the cut
+on (`window_batches`), so a new week costs in proportion to the recent rows, not to all history.
+On a full build the cut is the first snapshot's, and nothing or little is collapsed.
 """
 
 from __future__ import annotations
@@ -335,43 +336,177 @@ def _read(con, sql: str) -> pa.Table:
     return result.read_all() if isinstance(result, pa.RecordBatchReader) else result
 
 
+def measure_kinds(con, daily_sql: str, spec: WindowSpec) -> dict[str, MeasureKind]:
+    """How each measure of `spec` is summed, from the daily table's column types."""
+    rel = con.sql(f"select * from ({daily_sql}) limit 0")
+    types = {c: str(t) for c, t in zip(rel.columns, rel.types)}
+    missing = [m for m in spec.measures() if m not in types]
+    if missing:
+        raise ValueError(f"int_customer_daily_activity has no measure column {missing}")
+    return {m: MeasureKind.from_duckdb_type(m, types[m]) for m in spec.measures()}
+
+
+def _date(day: int) -> str:
+    return f"(date '1970-01-01' + {int(day)})"
+
+
+def collapsed_history(
+    con,
+    daily_sql: str,
+    pairs_sql: str,
+    spec: WindowSpec,
+    previous_sql: str | None = None,
+    log=None,
+):
+    """The rows of int_customer_collapsed_history: per customer, the daily rows dated before
+    the cut (this run's earliest snapshot - the widest window) collapsed into `daily_rows`,
+    `<m>_units` (each lifetime measure summed in exact int64 units, as `MeasureKind.sql`) and
+    `last_<name>_date` (the last such day with that measure > 0, NULL if none); the cut is in
+    `collapsed_before` (the same on every row).
+
+    `previous_sql` is the table as the last run left it (None on a first or full build). It is
+    brought forward by adding the daily rows between its cut and the new one, after checking
+    that it still matches the daily table (its row count and sums equal those of the daily rows
+    before its cut). When it does not, or when the new cut is earlier (an earlier as-of date),
+    the table is recomputed from all daily rows, with zeros for customers it no longer has.
+    Customers whose rows all lie on or after the cut may have no row (they count as zeros).
+    Returns a DuckDB relation; `log(message)` hears which way it went.
+    """
+    say = log or (lambda message: None)
+    kinds = measure_kinds(con, daily_sql, spec)
+    widest = max(spec.windows, default=0)
+    first = con.sql(f"select min(snapshot_date) from ({pairs_sql})").fetchall()[0][0]
+    epoch = con.sql("select date '1970-01-01'").fetchall()[0][0]
+    cut: int | None = None if first is None else (first - epoch).days - widest
+    units = {m: kinds[m].sql(m) for m in spec.lifetime}
+
+    def aggregates(only: str) -> str:
+        cols = [f"count(*) filter (where {only})::bigint as daily_rows"]
+        cols += [
+            f'coalesce(sum({u}) filter (where {only}), 0)::bigint as "{m}_units"'
+            for m, u in units.items()
+        ]
+        cols += [
+            f"max(activity_date) filter (where {only} and {kinds[m].sql(m)} > 0) "
+            f'as "last_{name}_date"'
+            for name, m in spec.last_seen.items()
+        ]
+        return ", ".join(cols)
+
+    unit_cols = ["daily_rows"] + [f"{m}_units" for m in spec.lifetime]
+    last_cols = [f"last_{name}_date" for name in spec.last_seen]
+
+    def merged(a: str, b: str, cut_day: int) -> str:
+        """Rows of a and b (same columns) added up per customer; b's last days are later."""
+        cols = ["coalesce(a.customer_id, b.customer_id) as customer_id"]
+        cols.append(f"{_date(cut_day)} as collapsed_before")
+        cols += [
+            f'(coalesce(a."{c}", 0) + coalesce(b."{c}", 0))::bigint as "{c}"' for c in unit_cols
+        ]
+        cols += [f'coalesce(b."{c}", a."{c}") as "{c}"' for c in last_cols]
+        return (
+            f"select {', '.join(cols)} from ({a}) a full join ({b}) b "
+            "on a.customer_id = b.customer_id"
+        )
+
+    def from_scratch(cut_day: int) -> str:
+        rows = (
+            f"select customer_id, {aggregates(f'activity_date < {_date(cut_day)}')} "
+            f"from ({daily_sql}) group by customer_id"
+        )
+        if previous_sql is None:
+            return (
+                f"select customer_id, {_date(cut_day)} as collapsed_before, * exclude "
+                f"(customer_id) from ({rows})"
+            )
+        # customers of the previous table that the daily table no longer has: zeros
+        zeros = [f'0 as "{c}"' for c in unit_cols] + [f'null::date as "{c}"' for c in last_cols]
+        gone = (
+            f"select customer_id, {', '.join(zeros)} from ({previous_sql}) "
+            f"where customer_id not in (select customer_id from ({daily_sql}))"
+        )
+        return merged(gone, rows, cut_day)
+
+    if previous_sql is None:
+        say(f"computed from scratch: rows before {_day_str(cut)}")
+        return con.sql(from_scratch(cut if cut is not None else _MIN_DAY))
+    stats = ", ".join(["max(collapsed_before)"] + [f'sum("{c}")' for c in unit_cols])
+    prev = con.sql(f"select {stats} from ({previous_sql})").fetchall()[0]
+    if prev[0] is None:  # the previous table is empty: the daily table was empty
+        say("computed from scratch: the previous table is empty")
+        return con.sql(from_scratch(cut if cut is not None else _MIN_DAY))
+    prev_cut = (prev[0] - epoch).days
+    if cut is None:  # no pairs this run: keep the cut
+        cut = prev_cut
+    if cut < prev_cut:
+        say(f"computed from scratch: the cut moved back from {_day_str(prev_cut)}")
+        return con.sql(from_scratch(cut))
+    sums = ", ".join(["count(*)"] + [f"sum({u})" for u in units.values()])
+    now = con.sql(
+        f"select {sums} from ({daily_sql}) where activity_date < {_date(prev_cut)}"
+    ).fetchall()[0]
+    if [int(x or 0) for x in now] != [int(x or 0) for x in prev[1:]]:
+        say(
+            "computed from scratch: the daily rows before "
+            f"{_day_str(prev_cut)} changed since the last build"
+        )
+        return con.sql(from_scratch(cut))
+    window = f"activity_date >= {_date(prev_cut)} and activity_date < {_date(cut)}"
+    delta = (
+        f"select customer_id, {aggregates('true')} from ({daily_sql}) "
+        f"where {window} group by customer_id"
+    )
+    previous = f"select * exclude (collapsed_before) from ({previous_sql})"
+    say(f"brought forward from {_day_str(prev_cut)} to {_day_str(cut)}")
+    return con.sql(merged(previous, delta, cut))
+
+
+_MIN_DAY = -719162  # 0001-01-01: nothing is collapsed
+
+
+def _day_str(day: int | None) -> str:
+    if day is None:
+        return "(no snapshot)"
+    return str(np.datetime64(int(day), "D"))
+
+
 def window_batches(
     con,
     daily_sql: str,
     pairs_sql: str,
     spec: WindowSpec,
     chunk_customers: int = 20_000,
-    collapse: bool = True,
+    collapsed_sql: str | None = None,
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """The window sums of every pair in `pairs_sql` (customer_id, snapshot_date) from the daily
     table `daily_sql` (customer_id, activity_date, measures), chunk by chunk of customers.
 
     Both relations are read with a customer_id range filter per chunk, so a daily table stored
     in customer order is read once in all (zone maps skip the other row groups). With
-    `collapse`, a chunk's daily rows dated before (its earliest snapshot - the widest window)
-    are summed per customer in SQL (module docstring); `collapse=False` reads every row (the
-    results are identical; it is there to measure the difference).
+    `collapsed_sql` (rows of `collapsed_history`), a chunk reads its customers' collapsed rows
+    and only the daily rows from the cut on; without it, every daily row (the results are the
+    same).
     """
-    rel = con.sql(f"select * from ({daily_sql}) limit 0")
-    types = {c: str(t) for c, t in zip(rel.columns, rel.types)}
+    kinds = measure_kinds(con, daily_sql, spec)
     measures = spec.measures()
-    missing = [m for m in measures if m not in types]
-    if missing:
-        raise ValueError(f"int_customer_daily_activity has no measure column {missing}")
-    kinds = {m: MeasureKind.from_duckdb_type(m, str(types[m])) for m in measures}
     schema = output_schema(spec, kinds)
     ids = _read(con, f"select distinct customer_id from ({pairs_sql}) order by customer_id")
     ids = ids["customer_id"].combine_chunks()
     select = ", ".join(f'{kinds[m].sql(m)} as "{m}"' for m in measures)
+    before_day: int | None = None
+    if collapsed_sql is not None:
+        cut = con.sql(
+            f"select (max(collapsed_before) - date '1970-01-01')::integer from ({collapsed_sql})"
+        ).fetchall()[0][0]
+        before_day = None if cut is None else int(cut)
     older_select = ", ".join(
-        [f'sum({kinds[m].sql(m)})::bigint as "{m}"' for m in spec.lifetime]
+        ["customer_id"]
+        + [f'"{m}_units" as "{m}"' for m in spec.lifetime]
         + [
-            f"(max(activity_date) filter (where {kinds[m].sql(m)} > 0) - date '1970-01-01')"
-            f'::integer as "last_{name}"'
-            for name, m in spec.last_seen.items()
+            f"(last_{name}_date - date '1970-01-01')::integer as \"last_{name}\""
+            for name in spec.last_seen
         ]
     )
-    widest = max(spec.windows, default=0)
 
     def batches() -> Iterator[pa.RecordBatch]:
         for lo in range(0, len(ids), chunk_customers):
@@ -380,20 +515,15 @@ def window_batches(
             last = chunk[len(chunk) - 1].as_py().replace("'", "''")
             where = f"where customer_id between '{first}' and '{last}'"
             pairs = _read(con, f"select customer_id, snapshot_date from ({pairs_sql}) {where}")
-            older, before_day = None, None
-            if collapse and pairs.num_rows:
-                before_day = int(_days(pairs["snapshot_date"]).min()) - widest
-                cut = f"date '1970-01-01' + {before_day}"
-                older = _read(
-                    con,
-                    f"select customer_id, {older_select} from ({daily_sql}) "
-                    f"{where} and activity_date < {cut} group by customer_id",
-                )
-                where += f" and activity_date >= {cut}"
+            older = None
+            daily_where = where
+            if before_day is not None:
+                older = _read(con, f"select {older_select} from ({collapsed_sql}) {where}")
+                daily_where += f" and activity_date >= {_date(before_day)}"
             daily = _read(
                 con,
                 f"select customer_id, (activity_date - date '1970-01-01')::integer as day, "
-                f"{select} from ({daily_sql}) {where}",
+                f"{select} from ({daily_sql}) {daily_where}",
             )
             yield window_batch(daily, pairs, chunk, spec, kinds, older, before_day)
 

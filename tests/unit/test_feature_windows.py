@@ -10,7 +10,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from churnwatch.feature_windows import Collapsed, WindowSpec, window_batches, window_sums
+from churnwatch.feature_windows import (
+    Collapsed,
+    WindowSpec,
+    collapsed_history,
+    window_batches,
+    window_sums,
+)
 
 T = date(2024, 7, 1)
 EPOCH = date(1970, 1, 1)
@@ -141,21 +147,7 @@ def test_chunked_duckdb_path_matches_sql_with_exact_types(chunk, first_snapshot,
     # pairs from 2024-08-02 (an incremental run): the daily rows before 2024-07-03 (its first
     # snapshot - 30 days) are collapsed per customer; c9 has only such rows, c7 none at all
     con = duckdb.connect()
-    con.execute(
-        """
-        create table daily as
-        select
-            'c' || (i % 7)::varchar as customer_id,
-            date '2024-01-01' + ((i // 7) * 3 + (i % 7))::integer as activity_date,
-            (i % 3)::bigint as purchases,
-            ((i % 11) * 1.25)::decimal(18, 2) as spend,
-            ((i % 5) * 0.1 + 1)::double as browse_seconds,
-        from range(700) t(i)
-        union all
-        select 'c9', date '2024-02-01' + k::integer, 1, 0.01, 0.25 from range(3) t(k)
-        order by customer_id, activity_date
-        """
-    )
+    _daily_table(con)
     con.execute(
         f"""
         create table pairs as
@@ -170,13 +162,18 @@ def test_chunked_duckdb_path_matches_sql_with_exact_types(chunk, first_snapshot,
     spec = WindowSpec.from_config(
         ["purchases", "spend"], {30: ["spend", "browse_seconds"]}, {"purchase": "purchases"}
     )
+    collapsed_sql = None
+    if collapse:
+        rel = collapsed_history(con, "select * from daily", "select * from pairs", spec)
+        rel.create("collapsed")
+        collapsed_sql = "select * from collapsed"
     schema, batches = window_batches(
         con,
         "select * from daily",
         "select * from pairs",
         spec,
         chunk_customers=chunk,
-        collapse=collapse,
+        collapsed_sql=collapsed_sql,
     )
     got = pa.Table.from_batches(list(batches), schema=schema)
     assert got.schema.field("spend_all").type == pa.decimal128(38, 2)
@@ -212,3 +209,100 @@ def test_chunked_duckdb_path_matches_sql_with_exact_types(chunk, first_snapshot,
     ).fetchall()[0][0]
     assert got.num_rows == 9 * 40
     assert diff == 0
+
+
+def _daily_table(con) -> None:
+    """c0..c6: a row every 3 days from 2024-01-01 (some with zero purchases); c9: three rows in
+    February only."""
+    con.execute(
+        """
+        create table daily as
+        select
+            'c' || (i % 7)::varchar as customer_id,
+            date '2024-01-01' + ((i // 7) * 3 + (i % 7))::integer as activity_date,
+            (i % 3)::bigint as purchases,
+            ((i % 11) * 1.25)::decimal(18, 2) as spend,
+            ((i % 5) * 0.1 + 1)::double as browse_seconds,
+        from range(700) t(i)
+        union all
+        select 'c9', date '2024-02-01' + k::integer, 1, 0.01, 0.25 from range(3) t(k)
+        order by customer_id, activity_date
+        """
+    )
+
+
+COLLAPSE_SPEC = WindowSpec.from_config(
+    ["purchases", "spend", "browse_seconds"], {30: ["spend"]}, {"purchase": "purchases"}
+)
+
+
+def _pairs(con, name: str, first: str) -> str:
+    con.execute(
+        f"create or replace table {name} as select 'c' || k::varchar as customer_id, "
+        f"date '{first}' + (s * 7)::integer as snapshot_date from range(10) a(k), range(4) b(s)"
+    )
+    return f"select * from {name}"
+
+
+def _state(con, pairs: str, previous: str | None = None) -> tuple[list[tuple], list[str]]:
+    said: list[str] = []
+    rel = collapsed_history(
+        con, "select * from daily", pairs, COLLAPSE_SPEC, previous, said.append
+    )
+    return sorted(rel.fetchall()), said
+
+
+def test_collapsed_history_matches_brute_force_and_is_brought_forward_exactly():
+    con = duckdb.connect()
+    _daily_table(con)
+    early = _pairs(con, "early", "2024-03-01")  # cut 2024-01-31
+    late = _pairs(con, "late", "2024-08-02")  # cut 2024-07-03
+    fresh, said = _state(con, late)
+    assert said == ["computed from scratch: rows before 2024-07-03"]
+    expect = con.sql(
+        """
+        select customer_id, date '2024-07-03',
+            count(*) filter (where activity_date < '2024-07-03'),
+            coalesce(sum(purchases) filter (where activity_date < '2024-07-03'), 0),
+            coalesce(sum(spend * 100) filter (where activity_date < '2024-07-03'), 0),
+            coalesce(sum(round(browse_seconds * 1e6)::bigint)
+                filter (where activity_date < '2024-07-03'), 0),
+            max(activity_date) filter (where activity_date < '2024-07-03' and purchases > 0)
+        from daily group by customer_id order by customer_id
+        """
+    ).fetchall()
+    assert fresh == expect
+    assert len(fresh) == 8  # c0..c6 and c9 (whose rows are all collapsed)
+
+    # the previous run's table (cut 2024-01-31), brought forward to 2024-07-03
+    con.execute(
+        "create table previous as "
+        + collapsed_history(con, "select * from daily", early, COLLAPSE_SPEC).sql_query()
+    )
+    forward, said = _state(con, late, "select * from previous")
+    assert said == ["brought forward from 2024-01-31 to 2024-07-03"]
+    assert forward == fresh
+
+    # an earlier cut (an earlier as-of date): recomputed, not subtracted
+    con.execute("create table latest as select * from previous limit 0")
+    con.execute(
+        "insert into latest "
+        + collapsed_history(
+            con, "select * from daily", late, COLLAPSE_SPEC, "select * from previous"
+        ).sql_query()
+    )
+    back, said = _state(con, early, "select * from latest")
+    assert said == ["computed from scratch: the cut moved back from 2024-07-03"]
+    assert back == _state(con, early)[0]
+    # the daily rows before the previous cut changed (a rebuilt daily table): recomputed; a
+    # customer gone from the daily table keeps a row of zeros
+    con.execute("update daily set purchases = purchases + 1 where activity_date = '2024-01-02'")
+    con.execute("delete from daily where customer_id = 'c9'")
+    changed, said = _state(con, late, "select * from previous")
+    assert said == [
+        "computed from scratch: the daily rows before 2024-01-31 changed since the last build"
+    ]
+    c9 = [r for r in changed if r[0] == "c9"]
+    assert c9 == [("c9", date(2024, 7, 3), 0, 0, 0, 0, None)]
+    rest, _ = _state(con, late)
+    assert [r for r in changed if r[0] != "c9"] == rest

@@ -4,8 +4,8 @@ window [T - w, T)) and `last_<name>_date` (last day before T with that activity)
 int_customer_daily_activity rows dated before T. Which sums: this model's config
 (_intermediate__models.yml). numpy prefix sums and searchsorted in chunks of customers
 (churnwatch/feature_windows.py): no running-sum windows or ASOF joins in SQL. Daily rows older
-than a chunk's earliest snapshot minus the widest window (on an incremental run, most of
-history) are collapsed per customer in SQL first.
+than the run's earliest snapshot minus the widest window (on an incremental run, most of
+history) come collapsed per customer from int_customer_collapsed_history.
 """
 
 import pyarrow as pa
@@ -22,11 +22,13 @@ def model(dbt, session):
     )
     daily = dbt.ref("int_customer_daily_activity")
     pairs = dbt.ref("int_feature_pairs")
+    collapsed = dbt.ref("int_customer_collapsed_history")
     schema, batches = window_batches(
         session,
         daily.sql_query(),
         pairs.sql_query(),
         spec,
         chunk_customers=int(dbt.config.get("chunk_customers") or 20000),
+        collapsed_sql=collapsed.sql_query(),
     )
     return pa.RecordBatchReader.from_batches(schema, batches)

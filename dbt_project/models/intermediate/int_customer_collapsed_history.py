@@ -1,0 +1,28 @@
+"""Per customer, the daily activity rows older than every window of this run's pairs, collapsed
+into one row (lifetime sums in exact units, last-seen days): what int_customer_feature_windows
+needs of old history, so that an incremental week reads only the recent daily rows. Each run
+brings the previous table forward by the daily rows between its cut and the new one
+(churnwatch/feature_windows.py `collapsed_history`); a first build or --full-refresh computes it
+from all rows. Which sums: the config shared with int_customer_feature_windows
+(_intermediate__models.yml).
+"""
+
+from churnwatch.feature_windows import WindowSpec, collapsed_history
+
+
+def model(dbt, session):
+    dbt.config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key="customer_id",
+        on_schema_change="fail",
+    )
+    spec = WindowSpec.from_config(
+        dbt.config.get("lifetime_measures"),
+        dbt.config.get("window_measures"),
+        dbt.config.get("last_seen"),
+    )
+    daily = dbt.ref("int_customer_daily_activity")
+    pairs = dbt.ref("int_feature_pairs")
+    previous = f"select * from {dbt.this!r}" if dbt.is_incremental else None
+    return collapsed_history(session, daily.sql_query(), pairs.sql_query(), spec, previous)
