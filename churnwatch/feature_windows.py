@@ -26,9 +26,11 @@ On a full build the cut is the first snapshot's, and nothing or little is collap
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -170,7 +172,7 @@ def _keys(customer: np.ndarray, day: np.ndarray) -> np.ndarray:
 def window_sums(
     daily_customer: np.ndarray,
     daily_day: np.ndarray,
-    units: np.ndarray,
+    units: Sequence[np.ndarray],
     pair_customer: np.ndarray,
     pair_day: np.ndarray,
     spec: WindowSpec,
@@ -182,7 +184,9 @@ def window_sums(
     Args:
         daily_customer: customer index (>= 0) of each daily row.
         daily_day: its day (days since 1970-01-01).
-        units: (len(measures), rows) int64 measure values in exact units, one row per measure.
+        units: per measure, its int64 values in exact units, one per daily row (a
+            (len(measures), rows) array, or any sequence of such rows: each is read once,
+            in turn, so a lazy sequence keeps one measure in memory at a time).
         pair_customer: customer index of each (customer, snapshot) pair.
         pair_day: the snapshot day T of each pair.
         spec: what to compute.
@@ -207,43 +211,59 @@ def window_sums(
         if len(daily_day) and int(daily_day.min()) < collapsed.before_day:
             raise ValueError("a daily row is dated before the collapsed rows' end")
     key = _keys(daily_customer, daily_day)
+    order = None
     if len(key) > 1 and not (key[1:] > key[:-1]).all():
+        # an incremental run appends the new days at the end of the daily table
         order = np.argsort(key, kind="stable")
-        key, units = key[order], units[:, order]
-        if len(key) > 1 and not (key[1:] > key[:-1]).all():
+        key = key[order]
+        if not (key[1:] > key[:-1]).all():
             raise ValueError("int_customer_daily_activity has two rows for one customer and day")
-    # prefix[j, i] = sum of measure j over rows < i; int64 may wrap, differences stay exact
-    prefix = np.zeros((units.shape[0], len(key) + 1), dtype=np.int64)
-    np.cumsum(units, axis=1, out=prefix[:, 1:])
 
+    # where each pair's sums start and end in key order
     at_key = _keys(pair_customer, pair_day)
     at_t = np.searchsorted(key, at_key, side="left")
-    at_t_sums: dict[str, np.ndarray] = {}
+    start = np.searchsorted(key, pair_customer << 32, side="left") if spec.lifetime else None
+    before = {
+        w: np.searchsorted(key, _keys(pair_customer, pair_day - w), side="left")
+        for w in spec.windows
+    }
+    windows_of: dict[str, list[int]] = {}
+    for w, ms in spec.windows.items():
+        for m in ms:
+            windows_of.setdefault(m, []).append(w)
+    seen_by: dict[str, list[str]] = {}
+    for name, m in spec.last_seen.items():
+        seen_by.setdefault(m, []).append(name)
 
-    def upto_t(m: str) -> np.ndarray:
-        if m not in at_t_sums:
-            at_t_sums[m] = prefix[col[m]].take(at_t)
-        return at_t_sums[m]
-
+    # one measure at a time through two reused buffers: prefix[i] = sum over rows < i (int64
+    # may wrap; differences stay exact)
+    prefix = np.zeros(len(key) + 1, dtype=np.int64)
+    sorted_units = np.empty(len(key), dtype=np.int64) if order is not None else None
     out: dict[str, np.ndarray] = {}
-    if spec.lifetime:
-        start = np.searchsorted(key, pair_customer << 32, side="left")
-        for m in spec.lifetime:
-            out[f"{m}_all"] = upto_t(m) - prefix[col[m]].take(start)
+    for m in measures:
+        if m not in windows_of and m not in seen_by and m not in spec.lifetime:
+            continue
+        u = np.asarray(units[col[m]], dtype=np.int64)
+        if order is not None:
+            u = np.take(u, order, out=sorted_units)
+        for name in seen_by.get(m, ()):
+            seen = key[u > 0]
+            j = np.searchsorted(seen, at_key, side="left") - 1
+            found = j >= 0
+            last = seen.take(np.maximum(j, 0)) if len(seen) else np.zeros(len(j), np.int64)
+            found &= (last >> 32) == pair_customer
+            older = collapsed.last[name].take(pair_customer) if collapsed is not None else NO_DAY
+            out[f"last_{name}_date"] = np.where(found, (last & 0xFFFFFFFF) - DAY_OFFSET, older)
+        if m not in windows_of and m not in spec.lifetime:
+            continue
+        np.cumsum(u, out=prefix[1:])
+        upto_t = prefix.take(at_t)
+        if m in spec.lifetime:
+            out[f"{m}_all"] = upto_t - prefix.take(start)
             if collapsed is not None:
                 out[f"{m}_all"] += collapsed.sums[m].take(pair_customer)
-    for name, m in spec.last_seen.items():
-        seen = key[units[col[m]] > 0]
-        j = np.searchsorted(seen, at_key, side="left") - 1
-        found = j >= 0
-        last = seen.take(np.maximum(j, 0)) if len(seen) else np.zeros(len(j), dtype=np.int64)
-        found &= (last >> 32) == pair_customer
-        older = collapsed.last[name].take(pair_customer) if collapsed is not None else NO_DAY
-        out[f"last_{name}_date"] = np.where(found, (last & 0xFFFFFFFF) - DAY_OFFSET, older)
-    for w, ms in spec.windows.items():
-        before = np.searchsorted(key, _keys(pair_customer, pair_day - w), side="left")
-        for m in ms:
-            out[f"{m}_{w}d"] = upto_t(m) - prefix[col[m]].take(before)
+        for w in windows_of.get(m, ()):
+            out[f"{m}_{w}d"] = upto_t - prefix.take(before[w])
     return out
 
 
@@ -251,53 +271,51 @@ def _days(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return pc.cast(arr, pa.int32()).to_numpy(zero_copy_only=False)
 
 
+class _Columns(Sequence):
+    """The measure columns of a chunk as int64 numpy arrays, converted when read."""
+
+    def __init__(self, table: pa.Table, measures: Sequence[str]):
+        self.table, self.measures = table, list(measures)
+
+    def __len__(self) -> int:
+        return len(self.measures)
+
+    def __getitem__(self, j):  # type: ignore[override]
+        return self.table[self.measures[j]].to_numpy(zero_copy_only=False)
+
+
 def window_batch(
     daily: pa.Table,
     pairs: pa.Table,
-    customers: pa.Array,
+    n_customers: int,
     spec: WindowSpec,
     kinds: Mapping[str, MeasureKind],
     older: pa.Table | None = None,
     before_day: int | None = None,
 ) -> pa.RecordBatch:
-    """One chunk: `daily` (customer_id, day, measures in units) and `pairs` (customer_id,
-    snapshot_date) restricted to roughly `customers` (distinct ids); rows of other customers in
-    `daily` are ignored. `older` (customer_id, `<m>` for the lifetime measures in units,
-    `last_<name>` in days or NULL), if given, collapses each customer's rows dated before
-    `before_day`; `daily` then holds only the later ones."""
+    """One chunk of `n_customers` customers, each known by its index in the chunk (`idx`):
+    `daily` (idx, day, measures in units; best in (idx, day) order), `pairs` (idx, customer_id,
+    snapshot_date). `older` (idx, `<m>` for the lifetime measures in units, `last_<name>` in
+    days or NULL), if given, collapses each customer's rows dated before `before_day`; `daily`
+    then holds only the later ones."""
     measures = spec.measures()
-    customers = pc.cast(customers, pa.string())
-    d_idx = pc.index_in(pc.cast(daily["customer_id"], pa.string()), value_set=customers)
-    keep = pc.is_valid(d_idx)
-    if not pc.all(keep).as_py():
-        daily = daily.filter(keep)
-        d_idx = d_idx.filter(keep)
-    d_cust = d_idx.to_numpy(zero_copy_only=False)
+    d_cust = daily["idx"].to_numpy(zero_copy_only=False)
     d_day = daily["day"].to_numpy(zero_copy_only=False)
-    units = np.empty((len(measures), daily.num_rows), dtype=np.int64)
-    for j, m in enumerate(measures):
-        units[j] = daily[m].to_numpy(zero_copy_only=False)
-    p_idx = pc.index_in(pc.cast(pairs["customer_id"], pa.string()), value_set=customers)
-    if p_idx.null_count:
-        raise ValueError("a pair's customer is missing from its chunk")
+    units = _Columns(daily, measures)
     p_day = _days(pairs["snapshot_date"])
     collapsed = None
     if older is not None:
         if before_day is None:
             raise ValueError("collapsed rows need before_day")
-        o_idx = pc.index_in(pc.cast(older["customer_id"], pa.string()), value_set=customers)
-        keep = pc.is_valid(o_idx)
-        older, o_idx = older.filter(keep), o_idx.filter(keep)
-        o_cust = o_idx.to_numpy(zero_copy_only=False)
-        n = len(customers)
+        o_cust = older["idx"].to_numpy(zero_copy_only=False)
         sums_old: dict[str, np.ndarray] = {}
         for m in spec.lifetime:
-            sums_old[m] = np.zeros(n, dtype=np.int64)
+            sums_old[m] = np.zeros(n_customers, dtype=np.int64)
             sums_old[m][o_cust] = older[m].to_numpy(zero_copy_only=False)
         last_old: dict[str, np.ndarray] = {}
         for name in spec.last_seen:
             col = older[f"last_{name}"]
-            last_old[name] = np.full(n, NO_DAY, dtype=np.int64)
+            last_old[name] = np.full(n_customers, NO_DAY, dtype=np.int64)
             valid = pc.is_valid(col).to_numpy(zero_copy_only=False)
             days = pc.fill_null(pc.cast(col, pa.int64()), 0).to_numpy(zero_copy_only=False)
             last_old[name][o_cust[valid]] = days[valid]
@@ -306,7 +324,7 @@ def window_batch(
         d_cust,
         d_day,
         units,
-        p_idx.to_numpy(zero_copy_only=False),
+        pairs["idx"].to_numpy(zero_copy_only=False),
         p_day,
         spec,
         measures,
@@ -500,8 +518,7 @@ def window_batches(
         ).fetchall()[0][0]
         before_day = None if cut is None else int(cut)
     older_select = ", ".join(
-        ["customer_id"]
-        + [f'"{m}_units" as "{m}"' for m in spec.lifetime]
+        [f'"{m}_units" as "{m}"' for m in spec.lifetime]
         + [
             f"(last_{name}_date - date '1970-01-01')::integer as \"last_{name}\""
             for name in spec.last_seen
@@ -509,22 +526,44 @@ def window_batches(
     )
 
     def batches() -> Iterator[pa.RecordBatch]:
-        for lo in range(0, len(ids), chunk_customers):
-            chunk = ids.slice(lo, chunk_customers)
-            first = chunk[0].as_py().replace("'", "''")
-            last = chunk[len(chunk) - 1].as_py().replace("'", "''")
-            where = f"where customer_id between '{first}' and '{last}'"
-            pairs = _read(con, f"select customer_id, snapshot_date from ({pairs_sql}) {where}")
-            older = None
-            daily_where = where
-            if before_day is not None:
-                older = _read(con, f"select {older_select} from ({collapsed_sql}) {where}")
-                daily_where += f" and activity_date >= {_date(before_day)}"
-            daily = _read(
-                con,
-                f"select customer_id, (activity_date - date '1970-01-01')::integer as day, "
-                f"{select} from ({daily_sql}) {daily_where}",
-            )
-            yield window_batch(daily, pairs, chunk, spec, kinds, older, before_day)
+        # each chunk's customers get an index 0..n-1 from a small registered table; the joins
+        # below keep only those customers and hand numpy integers instead of strings
+        name = f"cw_chunk_customers_{id(ids)}"
+        try:
+            for lo in range(0, len(ids), chunk_customers):
+                chunk = ids.slice(lo, chunk_customers)
+                con.register(
+                    name,
+                    pa.table({"customer_id": chunk, "idx": np.arange(len(chunk), dtype=np.int32)}),
+                )
+                first = chunk[0].as_py().replace("'", "''")
+                last = chunk[len(chunk) - 1].as_py().replace("'", "''")
+                where = f"where customer_id between '{first}' and '{last}'"
+                join = f"join {name} c using (customer_id)"
+                pairs = _read(
+                    con,
+                    f"select c.idx, customer_id, snapshot_date from "
+                    f"(select * from ({pairs_sql}) {where}) {join}",
+                )
+                older = None
+                daily_where = where
+                if before_day is not None:
+                    older = _read(
+                        con,
+                        f"select c.idx, {older_select} from "
+                        f"(select * from ({collapsed_sql}) {where}) {join}",
+                    )
+                    daily_where += f" and activity_date >= {_date(before_day)}"
+                daily = _read(
+                    con,
+                    f"select c.idx, (activity_date - date '1970-01-01')::integer as day, "
+                    f"{select} from (select * from ({daily_sql}) {daily_where}) {join} "
+                    "order by c.idx, day",
+                )
+                con.unregister(name)
+                yield window_batch(daily, pairs, len(chunk), spec, kinds, older, before_day)
+        finally:
+            with contextlib.suppress(duckdb.Error):  # already unregistered
+                con.unregister(name)
 
     return schema, batches()

@@ -21,12 +21,6 @@ as_of as (
     select * from {{ ref('int_as_of_date') }}
 ),
 
-completed_order_days as (
-    select customer_id, activity_date
-    from daily
-    where completed_orders > 0
-),
-
 pairs as (
     select
         features.customer_id,
@@ -40,6 +34,15 @@ pairs as (
             select coalesce(max(snapshot_date), date '0001-01-01') from {{ this }}
         )
         {%- endif %}
+),
+
+-- only days on or after the earliest snapshot to label can be a next order (an incremental
+-- run reads the last weeks, not all history)
+completed_order_days as (
+    select customer_id, activity_date
+    from daily
+    where completed_orders > 0
+        and activity_date >= (select min(snapshot_date) from pairs)
 ),
 
 next_orders as (
