@@ -16,12 +16,13 @@ are still exact whenever the window's own sum fits in int64.
 
 Incremental runs: a daily row dated before (the run's earliest snapshot - the widest window) is
 in no window of any pair; it counts only towards the lifetime sums and the last-seen days. The
-dbt model int_customer_collapsed_history keeps those rows collapsed, one row per customer (the
-sums in exact units, and the last day with each last-seen measure > 0: `collapsed_history`),
-and brings it forward each run by adding only the daily rows between its previous cut and the
-new one. The window model reads the collapsed row and the customer's daily rows from the cut
-on (`window_batches`), so a new week costs in proportion to the recent rows, not to all history.
-On a full build the cut is the first snapshot's, and nothing or little is collapsed.
+dbt model int_customer_collapsed_history keeps the rows before a cut collapsed, one row per
+customer (the sums in exact units, and the last day with each last-seen measure > 0:
+`collapsed_history`), and brings it forward each run by adding only the daily rows between its
+previous cut and the new one (the latest calendar snapshot's widest window). When no window of
+this run's pairs reaches before the cut (an incremental week), the window model reads the
+collapsed row and the customer's daily rows from the cut on (`window_batches`), so a new week
+costs in proportion to the recent rows, not to all history; a full build reads every row.
 """
 
 from __future__ import annotations
@@ -377,13 +378,15 @@ def collapsed_history(
     log=None,
 ):
     """The rows of int_customer_collapsed_history: per customer, the daily rows dated before
-    the cut (this run's earliest snapshot - the widest window) collapsed into `daily_rows`,
+    the cut (this run's latest calendar snapshot - the widest window) collapsed into `daily_rows`,
     `<m>_units` (each lifetime measure summed in exact int64 units, as `MeasureKind.sql`) and
-    `last_<name>_date` (the last such day with that measure > 0, NULL if none); the cut is in
-    `collapsed_before` (the same on every row).
+    `last_<name>_date` (the last such day with that measure > 0, NULL if none); the cut is
+    `collapsed_before`, the latest of the table (a customer's row may have an earlier one:
+    it had no daily rows between that and the table's cut).
 
     `previous_sql` is the table as the last run left it (None on a first or full build). It is
-    brought forward by adding the daily rows between its cut and the new one, after checking
+    brought forward by adding the daily rows between its cut and the new one (the rows
+    returned are then only those of the customers that had such rows), after checking
     that it still matches the daily table (its row count and sums equal those of the daily rows
     before its cut). When it does not, or when the new cut is earlier (an earlier as-of date),
     the table is recomputed from all daily rows, with zeros for customers it no longer has.
@@ -393,9 +396,17 @@ def collapsed_history(
     say = log or (lambda message: None)
     kinds = measure_kinds(con, daily_sql, spec)
     widest = max(spec.windows, default=0)
-    first = con.sql(f"select min(snapshot_date) from ({pairs_sql})").fetchall()[0][0]
+    # the cut: the widest window before the latest snapshot that is not the as-of date (the
+    # as-of date if it is the only one), i.e. the new calendar snapshot of an incremental run:
+    # this run's window model can use the table when all its pairs are that late, and the next
+    # run's (one week later) always can, also after a full build
+    latest = con.sql(
+        f"with s as (select distinct snapshot_date from ({pairs_sql})) "
+        "select coalesce(max(snapshot_date) filter (where snapshot_date < "
+        "(select max(snapshot_date) from s)), max(snapshot_date)) from s"
+    ).fetchall()[0][0]
     epoch = con.sql("select date '1970-01-01'").fetchall()[0][0]
-    cut: int | None = None if first is None else (first - epoch).days - widest
+    cut: int | None = None if latest is None else (latest - epoch).days - widest
     units = {m: kinds[m].sql(m) for m in spec.lifetime}
 
     def aggregates(only: str) -> str:
@@ -474,9 +485,16 @@ def collapsed_history(
         f"select customer_id, {aggregates('true')} from ({daily_sql}) "
         f"where {window} group by customer_id"
     )
-    previous = f"select * exclude (collapsed_before) from ({previous_sql})"
+    # only the customers with rows in between change (the model replaces rows by customer_id);
+    # the others keep their older collapsed_before, which is still exact: they have no rows
+    # between it and the new cut
+    con.execute(f"create or replace temp table cw_collapsed_delta as {delta}")
+    previous = (
+        f"select * exclude (collapsed_before) from ({previous_sql}) "
+        "where customer_id in (select customer_id from cw_collapsed_delta)"
+    )
     say(f"brought forward from {_day_str(prev_cut)} to {_day_str(cut)}")
-    return con.sql(merged(previous, delta, cut))
+    return con.sql(merged(previous, "select * from cw_collapsed_delta", cut))
 
 
 _MIN_DAY = -719162  # 0001-01-01: nothing is collapsed
@@ -513,10 +531,16 @@ def window_batches(
     select = ", ".join(f'{kinds[m].sql(m)} as "{m}"' for m in measures)
     before_day: int | None = None
     if collapsed_sql is not None:
-        cut = con.sql(
-            f"select (max(collapsed_before) - date '1970-01-01')::integer from ({collapsed_sql})"
-        ).fetchall()[0][0]
-        before_day = None if cut is None else int(cut)
+        cut, first = con.sql(
+            f"select (select (max(collapsed_before) - date '1970-01-01')::integer "
+            f"from ({collapsed_sql})), (select (min(snapshot_date) - date '1970-01-01')::integer "
+            f"from ({pairs_sql}))"
+        ).fetchall()[0]
+        widest = max(spec.windows, default=0)
+        # usable when no window of any pair reaches before the cut (a full build's early
+        # snapshots do: it reads every row, as it would anyway)
+        if cut is not None and first is not None and cut <= first - widest:
+            before_day = int(cut)
     older_select = ", ".join(
         [f'"{m}_units" as "{m}"' for m in spec.lifetime]
         + [

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+import churnwatch.feature_windows as fw
 from churnwatch.feature_windows import (
     Collapsed,
     WindowSpec,
@@ -142,8 +143,10 @@ def test_collapsed_rows_add_to_lifetime_and_last_day_and_must_end_before_every_w
 
 @pytest.mark.parametrize("chunk", [1, 3, 1000])
 @pytest.mark.parametrize("first_snapshot", ["2024-01-05", "2024-08-02"])
-@pytest.mark.parametrize("collapse", [True, False])
-def test_chunked_duckdb_path_matches_sql_with_exact_types(chunk, first_snapshot, collapse):
+@pytest.mark.parametrize("collapse", [None, "min", "max"])
+def test_chunked_duckdb_path_matches_sql_with_exact_types(
+    chunk, first_snapshot, collapse, monkeypatch
+):
     # pairs from 2024-08-02 (an incremental run): the daily rows before 2024-07-03 (its first
     # snapshot - 30 days) are collapsed per customer; c9 has only such rows, c7 none at all
     con = duckdb.connect()
@@ -164,9 +167,21 @@ def test_chunked_duckdb_path_matches_sql_with_exact_types(chunk, first_snapshot,
     )
     collapsed_sql = None
     if collapse:
-        rel = collapsed_history(con, "select * from daily", "select * from pairs", spec)
+        # collapsed before the first (as the previous run would leave it) or the last snapshot's
+        # window (as a full build leaves it: too late for these pairs, so every row is read)
+        at = "select * from pairs where snapshot_date = "
+        at += f"(select {collapse}(snapshot_date) from pairs)"
+        rel = collapsed_history(con, "select * from daily", at, spec)
         rel.create("collapsed")
         collapsed_sql = "select * from collapsed"
+    read = fw._read
+
+    def spy(c, sql):
+        reads.append(sql)
+        return read(c, sql)
+
+    reads: list[str] = []
+    monkeypatch.setattr(fw, "_read", spy)
     schema, batches = window_batches(
         con,
         "select * from daily",
@@ -209,6 +224,9 @@ def test_chunked_duckdb_path_matches_sql_with_exact_types(chunk, first_snapshot,
     ).fetchall()[0][0]
     assert got.num_rows == 9 * 40
     assert diff == 0
+    # the collapsed rows were used: the daily rows were read from the cut on
+    cut_used = any("activity_date >=" in sql for sql in reads)
+    assert cut_used == (collapse == "min")
 
 
 def _daily_table(con) -> None:
@@ -237,9 +255,10 @@ COLLAPSE_SPEC = WindowSpec.from_config(
 
 
 def _pairs(con, name: str, first: str) -> str:
+    """A calendar snapshot `first` and the as-of date the day after: the cut is first - 30."""
     con.execute(
         f"create or replace table {name} as select 'c' || k::varchar as customer_id, "
-        f"date '{first}' + (s * 7)::integer as snapshot_date from range(10) a(k), range(4) b(s)"
+        f"date '{first}' + s::integer as snapshot_date from range(10) a(k), range(2) b(s)"
     )
     return f"select * from {name}"
 
@@ -252,9 +271,18 @@ def _state(con, pairs: str, previous: str | None = None) -> tuple[list[tuple], l
     return sorted(rel.fetchall()), said
 
 
+def _apply(con, table: str, rel) -> None:
+    """What the dbt model's delete+insert on customer_id does with the rows returned."""
+    con.execute(f"create or replace temp table returned as {rel.sql_query()}")
+    con.execute(f"delete from {table} where customer_id in (select customer_id from returned)")
+    con.execute(f"insert into {table} select * from returned")
+
+
 def test_collapsed_history_matches_brute_force_and_is_brought_forward_exactly():
     con = duckdb.connect()
     _daily_table(con)
+    # c10: a single row before both cuts (unchanged when the table is brought forward)
+    con.execute("insert into daily values ('c10', date '2024-01-10', 2, 3.50, 1.5)")
     early = _pairs(con, "early", "2024-03-01")  # cut 2024-01-31
     late = _pairs(con, "late", "2024-08-02")  # cut 2024-07-03
     fresh, said = _state(con, late)
@@ -272,25 +300,32 @@ def test_collapsed_history_matches_brute_force_and_is_brought_forward_exactly():
         """
     ).fetchall()
     assert fresh == expect
-    assert len(fresh) == 8  # c0..c6 and c9 (whose rows are all collapsed)
+    assert len(fresh) == 9  # c0..c6, c9 (whose rows are all collapsed) and c10
 
-    # the previous run's table (cut 2024-01-31), brought forward to 2024-07-03
+    # the previous run's table (cut 2024-01-31), brought forward to 2024-07-03: only the
+    # customers with rows in between are returned; applied, the table equals a fresh one
     con.execute(
         "create table previous as "
         + collapsed_history(con, "select * from daily", early, COLLAPSE_SPEC).sql_query()
     )
-    forward, said = _state(con, late, "select * from previous")
+    con.execute("create table latest as select * from previous")
+    forward, said = _state(con, late, "select * from latest")
     assert said == ["brought forward from 2024-01-31 to 2024-07-03"]
-    assert forward == fresh
+    assert [r[0] for r in forward] == [r[0] for r in fresh if r[0] != "c10"]
+    _apply(
+        con,
+        "latest",
+        collapsed_history(con, "select * from daily", late, COLLAPSE_SPEC, "select * from latest"),
+    )
+    applied = con.sql("select * from latest order by customer_id").fetchall()
+    assert [r[:1] + r[2:] for r in applied] == [r[:1] + r[2:] for r in fresh]
+    assert {r[0]: r[1] for r in applied}["c10"] == date(2024, 1, 31)
+    assert max(r[1] for r in applied) == date(2024, 7, 3)
+    # brought forward again to the same cut: nothing changes
+    again, said = _state(con, late, "select * from latest")
+    assert said == ["brought forward from 2024-07-03 to 2024-07-03"] and again == []
 
     # an earlier cut (an earlier as-of date): recomputed, not subtracted
-    con.execute("create table latest as select * from previous limit 0")
-    con.execute(
-        "insert into latest "
-        + collapsed_history(
-            con, "select * from daily", late, COLLAPSE_SPEC, "select * from previous"
-        ).sql_query()
-    )
     back, said = _state(con, early, "select * from latest")
     assert said == ["computed from scratch: the cut moved back from 2024-07-03"]
     assert back == _state(con, early)[0]
