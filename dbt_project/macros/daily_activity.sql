@@ -103,8 +103,8 @@ orders as (
     {%- if since is not none %}
         -- an incremental run needs only the orders placed, delivered or due on the recomputed
         -- days (earlier categories are looked up below)
-        and (ordered_at::date >= {{ since }} or delivered_at::date >= {{ since }}
-            or promised_delivery_at::date >= {{ since }})
+        and (ordered_at >= {{ since }} or delivered_at >= {{ since }}
+            or promised_delivery_at >= {{ since }})
     {%- endif %}
 ),
 
@@ -159,11 +159,12 @@ purchase_days as (
     from order_days
     where purchases > 0
     {%- if since is not none %}
-    -- the purchase day before the rebuilt days, for the first gap
+    -- the purchase day before the rebuilt days, for the first gap (of those who bought again)
     union all
     select customer_id, max(activity_date)
     from {{ this }}
     where purchases > 0 and activity_date < {{ since }} {{ cw_in_part('customer_id', part) }}
+        and customer_id in (select customer_id from order_days where purchases > 0)
     group by customer_id
     {%- endif %}
 ),
