@@ -102,7 +102,7 @@ orders as (
     where true {{ cw_in_part('customer_id', part) }}
     {%- if since is not none %}
         -- an incremental run needs only the orders placed, delivered or due on the recomputed
-        -- days (earlier categories are looked up below)
+        -- days
         and (ordered_at >= {{ since }} or delivered_at >= {{ since }}
             or promised_delivery_at >= {{ since }})
     {%- endif %}
@@ -212,53 +212,15 @@ item_days as (
 ),
 
 -- the day a customer first bought a category: summing these gives distinct categories so far
-{%- if since is none %}
 category_days as (
     select
         customer_id,
         first_date as activity_date,
         count(*) as new_categories,
-    from (
-        select customer_id, category, min(activity_date) as first_date
-        from purchased_items
-        where category is not null
-        group by all
-    )
+    from {{ ref('int_customer_category_firsts') }}
+    where true {{ cw_in_part('customer_id', part) }} {{ cw_on_or_after('first_date', since) }}
     group by all
 ),
-{%- else %}
--- (an incremental run: the categories bought on the recomputed days that the customer had not
--- bought before them)
-recent_categories as (
-    select customer_id, category, min(activity_date) as first_date
-    from purchased_items
-    where category is not null and activity_date >= {{ since }}
-    group by all
-),
-
-earlier_categories as (
-    select distinct earlier.customer_id, order_items.category
-    from order_items
-    inner join {{ ref('stg_shop__orders') }} as earlier
-        on order_items.order_id = earlier.order_id
-    where
-        earlier.status <> 'cancelled'
-        and earlier.ordered_at::date < {{ since }}
-        and order_items.category is not null
-        and earlier.customer_id in (select customer_id from recent_categories)
-        {{- cw_in_part('earlier.customer_id', part) }}
-),
-
-category_days as (
-    select
-        customer_id,
-        first_date as activity_date,
-        count(*) as new_categories,
-    from recent_categories
-    anti join earlier_categories using (customer_id, category)
-    group by all
-),
-{%- endif %}
 
 -- deliveries are known on the day they happen, never earlier
 delivery_days as (
@@ -418,4 +380,28 @@ final as (
 -- in customer order: int_customer_feature_windows reads it a range of customers at a time
 select * from final
 order by customer_id, activity_date
+{% endmacro %}
+
+{#- The day int_customer_category_firsts recomputes from on an incremental run: the daily
+    activity's (cw_daily_rebuild_from, read from that table as the last run left it: this model
+    runs before it), or none on a first build, with --full-refresh, or without that table. -#}
+{% macro cw_category_firsts_since() %}
+    {%- if not execute or not is_incremental() %}
+        {{ return(none) }}
+    {%- endif %}
+    {%- set daily = adapter.get_relation(
+        database=this.database, schema=this.schema, identifier='int_customer_daily_activity') %}
+    {%- if daily is none %}
+        {{ return(none) }}
+    {%- endif %}
+    {{ return(cw_daily_rebuild_from(daily)) }}
+{% endmacro %}
+
+{#- The pre-hook of int_customer_category_firsts: deletes the first days it recomputes. -#}
+{% macro cw_delete_recomputed_category_firsts() %}
+    {%- set since = cw_category_firsts_since() %}
+    {%- if since is not none %}
+        {%- do run_query('delete from ' ~ this ~ ' where first_date >= ' ~ since) %}
+    {%- endif %}
+    {{ return('') }}
 {% endmacro %}

@@ -37,12 +37,13 @@
     read by its post-hook cw_fill_daily_activity() before it deletes those days): the last day with an order placed or a session in the table. Facts dated before
     it were all known when it was built (append-only data); facts dated on or after it may be
     incomplete (a delivery not yet made, an order still arriving that day). -#}
-{% macro cw_daily_rebuild_from() %}
+{% macro cw_daily_rebuild_from(relation=none) %}
     {%- if not execute %}
         {{ return("date '0001-01-01'") }}
     {%- endif %}
     {%- set found = run_query(
-        "select coalesce(max(activity_date), date '0001-01-01')::varchar from " ~ this
+        "select coalesce(max(activity_date), date '0001-01-01')::varchar from "
+        ~ (relation if relation is not none else this)
         ~ " where orders_placed > 0 or sessions > 0") %}
     {{ return("date '" ~ found.columns[0].values()[0] ~ "'") }}
 {% endmacro %}
