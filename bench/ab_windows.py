@@ -3,9 +3,9 @@ side in one process on one built database.
 
 Reads the database's int_feature_pairs (the pairs of its last run: after an incremental run, the
 new week(s) and the as-of date; after a full build, every snapshot) and
-int_customer_daily_activity, and runs `window_batches` with `collapse=False` (every daily row of
-every customer in numpy, the featfast version) and `collapse=True` (rows older than the chunk's
-earliest snapshot - the widest window summed per customer in SQL), alternating, `--repeat`
+int_customer_daily_activity, and runs `window_batches` without the collapsed history (every
+daily row of every customer in numpy) and with int_customer_collapsed_history (its rows before
+the cut, and the daily rows from the cut on, when the pairs allow it), alternating, `--repeat`
 times each. Prints each run's seconds, the median ratio, and checks that both give identical
 tables. The window spec comes from the model's config in _intermediate__models.yml.
 
@@ -50,7 +50,9 @@ def run(con, spec: WindowSpec, chunk: int, collapse: bool) -> tuple[float, pa.Ta
         "select * from intermediate.int_feature_pairs",
         spec,
         chunk_customers=chunk,
-        collapse=collapse,
+        collapsed_sql=(
+            "select * from intermediate.int_customer_collapsed_history" if collapse else None
+        ),
     )
     table = pa.Table.from_batches(list(batches), schema=schema)
     return time.perf_counter() - t0, table
