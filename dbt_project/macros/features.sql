@@ -235,3 +235,18 @@ features as (
         {%- endfor -%}
     ]::float[{{ names | length }}]
 {%- endmacro %}
+
+{#- A post-hook of incremental Python models: dbt-duckdb writes a Python model's incremental rows
+    to a table `<model>__dbt_tmp<timestamp>` in the main schema and never drops it (one more
+    leftover per run); this drops any such table left by this model. -#}
+{% macro cw_drop_python_incremental_leftovers() %}
+    {%- if not execute %}{{ return('') }}{% endif %}
+    {%- set found = run_query(
+        "select table_schema, table_name from information_schema.tables "
+        ~ "where table_catalog = current_database() and starts_with(table_name, '"
+        ~ this.identifier ~ "__dbt_tmp')") %}
+    {%- for row in found.rows %}
+        {%- do run_query('drop table if exists "' ~ row[0] ~ '"."' ~ row[1] ~ '"') %}
+    {%- endfor %}
+    {{ return('') }}
+{% endmacro %}
