@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import duckdb
 import numpy as np
@@ -38,6 +39,7 @@ import pyarrow.compute as pc
 
 DAY_OFFSET = 1 << 31  # days since 1970 shifted to be non-negative in the key's low 32 bits
 DOUBLE_SCALE = 1_000_000  # DOUBLE measures are summed in millionths
+EPOCH = date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,12 @@ class WindowSpec:
             windows={int(w): tuple(str(m) for m in ms) for w, ms in windows.items()},
             last_seen={str(k): str(v) for k, v in last_seen.items()},
         )
+
+    @classmethod
+    def from_model_config(cls, get) -> WindowSpec:
+        """Build from a dbt Python model's config (`dbt.config.get`): lifetime_measures,
+        window_measures and last_seen (_intermediate__models.yml)."""
+        return cls.from_config(get("lifetime_measures"), get("window_measures"), get("last_seen"))
 
     def measures(self) -> list[str]:
         """Every measure the spec reads, in first-use order."""
@@ -223,7 +231,7 @@ def window_sums(
     # where each pair's sums start and end in key order
     at_key = _keys(pair_customer, pair_day)
     at_t = np.searchsorted(key, at_key, side="left")
-    start = np.searchsorted(key, pair_customer << 32, side="left") if spec.lifetime else None
+    start = np.searchsorted(key, pair_customer << 32, side="left")  # each customer's first row
     before = {
         w: np.searchsorted(key, _keys(pair_customer, pair_day - w), side="left")
         for w in spec.windows
@@ -405,8 +413,7 @@ def collapsed_history(
         "select coalesce(max(snapshot_date) filter (where snapshot_date < "
         "(select max(snapshot_date) from s)), max(snapshot_date)) from s"
     ).fetchall()[0][0]
-    epoch = con.sql("select date '1970-01-01'").fetchall()[0][0]
-    cut: int | None = None if latest is None else (latest - epoch).days - widest
+    cut: int | None = None if latest is None else (latest - EPOCH).days - widest
     units = {m: kinds[m].sql(m) for m in spec.lifetime}
 
     def aggregates(only: str) -> str:
@@ -464,7 +471,7 @@ def collapsed_history(
     if prev[0] is None:  # the previous table is empty: the daily table was empty
         say("computed from scratch: the previous table is empty")
         return con.sql(from_scratch(cut if cut is not None else _MIN_DAY))
-    prev_cut = (prev[0] - epoch).days
+    prev_cut = (prev[0] - EPOCH).days
     if cut is None:  # no pairs this run: keep the cut
         cut = prev_cut
     if cut < prev_cut:
