@@ -68,12 +68,6 @@ class WindowSpec:
             last_seen={str(k): str(v) for k, v in last_seen.items()},
         )
 
-    @classmethod
-    def from_model_config(cls, get) -> WindowSpec:
-        """Build from a dbt Python model's config (`dbt.config.get`): lifetime_measures,
-        window_measures and last_seen (_intermediate__models.yml)."""
-        return cls.from_config(get("lifetime_measures"), get("window_measures"), get("last_seen"))
-
     def measures(self) -> list[str]:
         """Every measure the spec reads, in first-use order."""
         seen: dict[str, None] = {}

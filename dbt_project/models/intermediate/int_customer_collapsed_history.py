@@ -17,7 +17,12 @@ def model(dbt, session):
         unique_key="customer_id",
         on_schema_change="fail",
     )
-    spec = WindowSpec.from_model_config(dbt.config.get)
+    # literal dbt.config.get calls: dbt reads a Python model's config keys from its source
+    spec = WindowSpec.from_config(
+        dbt.config.get("lifetime_measures"),
+        dbt.config.get("window_measures"),
+        dbt.config.get("last_seen"),
+    )
     daily = dbt.ref("int_customer_daily_activity")
     pairs = dbt.ref("int_feature_pairs")
     previous = f"select * from {dbt.this!r}" if dbt.is_incremental else None

@@ -15,7 +15,11 @@ from churnwatch.feature_windows import WindowSpec, window_batches
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    spec = WindowSpec.from_model_config(dbt.config.get)
+    spec = WindowSpec.from_config(
+        dbt.config.get("lifetime_measures"),
+        dbt.config.get("window_measures"),
+        dbt.config.get("last_seen"),
+    )
     daily = dbt.ref("int_customer_daily_activity")
     pairs = dbt.ref("int_feature_pairs")
     collapsed = dbt.ref("int_customer_collapsed_history")
