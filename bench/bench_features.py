@@ -45,6 +45,9 @@ MAIN_TIME = {
     "email_events": "occurred_at",
 }
 FEATURE_MODELS = (
+    "int_as_of_date",
+    "int_customers_resolved",
+    "int_snapshot_calendar",
     "int_customer_category_firsts",
     "int_customer_daily_activity",
     "int_customer_active_spells",

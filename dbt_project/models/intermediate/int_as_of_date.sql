@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 {#- The date to score as of (one row): var('as_of_date'), or the day after the latest event
     timestamp in the data. -#}
 with

@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 {#- Every customer the shop knows, without personal data: the customers file where it has the
     customer, else derived from orders (signup_at = first order). A missing signup_at is filled
     with the first order too. -#}

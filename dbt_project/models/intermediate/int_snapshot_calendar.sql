@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 {#- The weekly snapshot dates of the history: var('snapshot_anchor_date') + k *
     var('snapshot_interval_days'), from the first date anyone could be eligible up to the day
     before the as-of date. A snapshot before the as-of date has all its data (< T) in, so it
