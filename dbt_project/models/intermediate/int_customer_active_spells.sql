@@ -1,8 +1,10 @@
-{{ config(materialized='table') }}
+{{ config(materialized='view') }}
 {#- Eligibility as intervals. A customer is scored at snapshot T when they have a completed order
     in [T - active, T) or signed up in it, i.e. when one of those days d satisfies
     d < T <= d + active. Days closer than `active` apart are merged into one spell, so a customer
-    is eligible at T exactly when some spell has spell_start_date < T <= eligible_until_date. -#}
+    is eligible at T exactly when some spell has spell_start_date < T <= eligible_until_date.
+    A view: only a whole calendar's int_feature_pairs reads it (an incremental run looks at the
+    recent qualifying days only), so storing it would cost every run a pass over all history. -#}
 with
 
 daily as (
@@ -17,7 +19,8 @@ qualifying_days as (
     select customer_id, activity_date as qualifying_date
     from daily
     where completed_orders > 0
-    union
+    -- a signup on an order day repeats that day: harmless (it neither starts nor ends a spell)
+    union all
     select customer_id, signup_at::date
     from customers
 ),

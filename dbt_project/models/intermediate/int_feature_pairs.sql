@@ -4,7 +4,12 @@
     (scoring_examples). On an incremental run that is the new week(s) only; on a first build or
     with --full-refresh, the whole calendar. Stored in customer order, so that
     int_customer_feature_windows reads it a chunk of customers at a time. customer_features is
-    looked up without ref() (macros/features.sql): it is built from this model, not before it. -#}
+    looked up without ref() (macros/features.sql): it is built from this model, not before it.
+
+    Eligible at T: a completed order or the signup on a day d with d < T <= d + active_window_days.
+    A whole calendar joins the eligibility intervals (int_customer_active_spells); a run with
+    feature history, which computes a snapshot or two, looks only at the qualifying days of the
+    active window before them (the intervals would read all history). -#}
 with
 
 calendar as (
@@ -19,6 +24,14 @@ spells as (
     select * from {{ ref('int_customer_active_spells') }}
 ),
 
+daily as (
+    select * from {{ ref('int_customer_daily_activity') }}
+),
+
+customers as (
+    select * from {{ ref('int_customers_resolved') }}
+),
+
 snapshots as (
     select snapshot_date
     from calendar
@@ -31,7 +44,35 @@ snapshots as (
     select as_of_date from as_of
 ),
 
-final as (
+{%- if cw_feature_history_exists() %}
+
+window_start as (
+    select min(snapshot_date) - {{ var('active_window_days') }} as first_day from snapshots
+),
+
+qualifying_days as (
+    select customer_id, activity_date as qualifying_date
+    from daily
+    where completed_orders > 0 and activity_date >= (select first_day from window_start)
+    union all
+    select customer_id, signup_at::date
+    from customers
+    where signup_at::date >= (select first_day from window_start)
+),
+
+eligible as (
+    select distinct
+        qualifying_days.customer_id,
+        snapshots.snapshot_date,
+    from snapshots
+    inner join qualifying_days
+        on snapshots.snapshot_date > qualifying_days.qualifying_date
+        and snapshots.snapshot_date
+            <= qualifying_days.qualifying_date + {{ var('active_window_days') }}
+),
+{%- else %}
+
+eligible as (
     select
         spells.customer_id,
         snapshots.snapshot_date,
@@ -39,6 +80,11 @@ final as (
     inner join spells
         on snapshots.snapshot_date > spells.spell_start_date
         and snapshots.snapshot_date <= spells.eligible_until_date
+),
+{%- endif %}
+
+final as (
+    select * from eligible
 )
 
 select * from final

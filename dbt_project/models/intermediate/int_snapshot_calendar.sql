@@ -5,19 +5,32 @@
     never changes once built; the as-of date itself is scored by scoring_examples. -#}
 with
 
-spells as (
-    select * from {{ ref('int_customer_active_spells') }}
+daily as (
+    select * from {{ ref('int_customer_daily_activity') }}
+),
+
+customers as (
+    select * from {{ ref('int_customers_resolved') }}
 ),
 
 as_of as (
     select * from {{ ref('int_as_of_date') }}
 ),
 
+-- the first day anyone qualifies (a completed order or a signup: int_customer_active_spells)
+first_qualifying as (
+    select least(
+        (select min(activity_date) from daily where completed_orders > 0),
+        (select min(signup_at)::date from customers)
+    ) as qualifying_date
+),
+
 bounds as (
     select
-        min(spells.spell_start_date) + 1 as first_date,
+        first_qualifying.qualifying_date + 1 as first_date,
         any_value(as_of.as_of_date) - 1 as last_date,
-    from spells, as_of
+    from first_qualifying, as_of
+    group by first_qualifying.qualifying_date
 ),
 
 steps as (
