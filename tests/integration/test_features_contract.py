@@ -3,6 +3,7 @@ brute-force recomputation of some features and labels straight from the raw rows
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 
 import duckdb
@@ -12,6 +13,7 @@ import pytest
 from shop_fixture import make_shop, write_shop
 
 from churnwatch.config import RunSettings
+from churnwatch.dbt_runner import DbtError, run_dbt
 from churnwatch.features import feature_names
 from churnwatch.pipeline import run_pipeline
 from churnwatch.prepare_cdnow import prepare_cdnow
@@ -160,3 +162,25 @@ def test_cdnow_orders_only(tmp_path):
     assert (df["email_open_rate_lifetime"] == 0).all()
     assert (df["orders_placed_per_30d_tenure"] > 0).mean() > 0.5
     assert df["orders_180d"].gt(0).mean() > 0.5
+
+
+def test_mart_tests_check_the_snapshots_this_run_built(shop_build, tmp_path):
+    # the dbt tests of customer_features and churn_labels look only at the snapshots this run
+    # computed (a full build here: all of them), so a broken row there must still fail them
+    _, db = shop_build
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(db, copy)
+    first, last = _read(
+        copy, "select min(snapshot_date) as a, max(snapshot_date) as b from churn_labels"
+    ).iloc[0]
+    assert first < last
+    run_dbt("test", copy, select="customer_features churn_labels", quiet=True)  # clean: passes
+    # a duplicated label at the earliest labelled snapshot (the full build computed it)
+    con = duckdb.connect(str(copy))
+    con.execute(
+        "insert into churn_labels select * from churn_labels "
+        f"where snapshot_date = date '{first.date()}' limit 1"
+    )
+    con.close()
+    with pytest.raises(DbtError):
+        run_dbt("test", copy, select="churn_labels", quiet=True)
