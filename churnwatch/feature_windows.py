@@ -185,7 +185,7 @@ def window_sums(
     """The sums of `spec` for each pair, from daily rows of the same customers.
 
     Args:
-        daily_customer: customer index (>= 0) of each daily row.
+        daily_customer: customer index of each daily row (a negative index: skip the row).
         daily_day: its day (days since 1970-01-01).
         units: per measure, its int64 values in exact units, one per daily row (a
             (len(measures), rows) array, or any sequence of such rows: each is read once,
@@ -214,11 +214,16 @@ def window_sums(
         if len(daily_day) and int(daily_day.min()) < collapsed.before_day:
             raise ValueError("a daily row is dated before the collapsed rows' end")
     key = _keys(daily_customer, daily_day)
-    order = None
+    order = None  # the rows to use, in key order, when not all rows in their given order
+    kept = np.asarray(daily_customer) >= 0  # a negative customer index: a row to skip
+    if not kept.all():
+        order = np.flatnonzero(kept)
+        key = key[order]
     if len(key) > 1 and not (key[1:] > key[:-1]).all():
         # an incremental run appends the new days at the end of the daily table
-        order = np.argsort(key, kind="stable")
-        key = key[order]
+        by_key = np.argsort(key, kind="stable")
+        order = by_key if order is None else order[by_key]
+        key = key[by_key]
         if not (key[1:] > key[:-1]).all():
             raise ValueError("int_customer_daily_activity has two rows for one customer and day")
 
@@ -354,15 +359,14 @@ def window_batch(
 
 def _with_chunk_index(table: pa.Table, chunk: pa.Array) -> pa.Table:
     """`table` (customer_id first) with customer_id replaced by `idx`, the customer's position
-    in `chunk` (the chunk's distinct ids); rows of customers not in the chunk are dropped."""
+    in `chunk` (the chunk's distinct ids), -1 for customers not in the chunk (`window_sums`
+    skips those rows while it puts the others in key order: no copy of the table here)."""
     encoded = pc.dictionary_encode(table["customer_id"].combine_chunks())
     position = pc.fill_null(pc.index_in(encoded.dictionary, value_set=chunk), -1)
     idx = position.to_numpy(zero_copy_only=False).astype(np.int32)[
         encoded.indices.to_numpy(zero_copy_only=False)
     ]
-    table = table.drop_columns(["customer_id"]).add_column(0, "idx", pa.array(idx))
-    keep = idx >= 0
-    return table if keep.all() else table.filter(pa.array(keep))
+    return table.drop_columns(["customer_id"]).add_column(0, "idx", pa.array(idx))
 
 
 def _read(con, sql: str) -> pa.Table:

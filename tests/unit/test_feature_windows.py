@@ -104,6 +104,34 @@ def test_unsorted_input_and_wrapping_prefix_sums_stay_exact():
             assert out["last_purchase_date"][i] < -(1 << 40)
 
 
+@pytest.mark.parametrize("sorted_rows", [True, False])
+def test_rows_of_a_negative_customer_index_are_skipped(sorted_rows):
+    # window_batches marks the daily rows of customers outside the chunk with index -1 (several
+    # on one day): they must change nothing, sorted input or not
+    cust = np.array([0, 0, 1, 1, 1])
+    day = np.array([10, 12, 3, 9, 11])
+    units = np.array([[1, 2, 4, 8, 16], [1, 1, 1, 1, 1]], dtype=np.int64)
+    pairs = (np.array([0, 1, 1]), np.array([13, 10, 12]))
+    want = window_sums(cust, day, units, *pairs, SPEC, ["purchases", "spend"])
+    noisy_cust = np.array([-1, 0, -1, 0, 1, -1, 1, 1])
+    noisy_day = np.array([5, 10, 5, 12, 3, 5, 9, 11])
+    noisy_units = np.array(
+        [[99, 1, 99, 2, 4, 99, 8, 16], [99, 1, 99, 1, 1, 99, 1, 1]], dtype=np.int64
+    )
+    if not sorted_rows:
+        perm = np.array([7, 2, 4, 0, 3, 6, 1, 5])
+        noisy_cust, noisy_day, noisy_units = (
+            noisy_cust[perm],
+            noisy_day[perm],
+            noisy_units[:, perm],
+        )
+    got = window_sums(noisy_cust, noisy_day, noisy_units, *pairs, SPEC, ["purchases", "spend"])
+    assert got.keys() == want.keys()
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    assert list(got["purchases_all"]) == [3, 12, 28]
+
+
 def test_duplicate_customer_days_are_an_error():
     with pytest.raises(ValueError, match="two rows"):
         window_sums(
