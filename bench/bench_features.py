@@ -185,6 +185,46 @@ def drop_last_week(data_dir: Path, out: Path) -> str:
     return cut
 
 
+def feature_span(results: dict, manifest: dict) -> float:
+    """The feature stage's elapsed seconds in one `dbt build` (run_results, manifest): from the
+    end of the staging models (or the first feature model's start, if later) to the end of the
+    last feature model or test of one. dbt runs some models concurrently (their summed times
+    count the overlap twice; int_as_of_date and int_customers_resolved run beside staging), and
+    `dbt build` runs each model's tests after it."""
+    stage = {*FEATURE_MODELS, "training_examples", "feature_catalog"}
+
+    def name(uid: str) -> str:
+        return uid.split(".")[-1] if uid.startswith("model.") else ""
+
+    def is_feature(uid: str) -> bool:
+        if uid.startswith("model."):
+            return name(uid) in stage
+        node = manifest.get("nodes", {}).get(uid) or manifest.get("unit_tests", {}).get(uid) or {}
+        return any(name(d) in stage for d in node.get("depends_on", {}).get("nodes", []))
+
+    def window(r: dict) -> tuple[datetime, datetime] | None:
+        for t in r["timing"]:
+            if t["name"] == "execute" and t.get("started_at") and t.get("completed_at"):
+                started = datetime.fromisoformat(t["started_at"])
+                return started, datetime.fromisoformat(t["completed_at"])
+        return None
+
+    feature = [w for r in results["results"] if is_feature(r["unique_id"]) and (w := window(r))]
+    staging = [
+        w
+        for r in results["results"]
+        if r["unique_id"].startswith("model.")
+        and name(r["unique_id"]) not in stage
+        and (w := window(r))
+    ]
+    if not feature:
+        return 0.0
+    start = min(s for s, _ in feature)
+    if staging:
+        start = max(start, max(e for _, e in staging))
+    return (max(e for _, e in feature) - start).total_seconds()
+
+
 def build(data_dir: Path, db: Path, memory_limit: str) -> dict:
     """One `churnwatch run` in a subprocess: wall time, dbt's per-model times."""
     env = {**os.environ, "CHURNWATCH_MEMORY_LIMIT": memory_limit, "PYTHONPATH": str(ROOT)}
@@ -216,17 +256,8 @@ def build(data_dir: Path, db: Path, memory_limit: str) -> dict:
         for r in results["results"]
         if r["unique_id"].startswith("model.")
     }
-    # the feature models' elapsed time, first start to last end: dbt runs some of them
-    # concurrently (the sum of their times counts the overlap twice), but `dbt build` also runs
-    # each model's tests in between, which this includes
-    spans = [
-        (datetime.fromisoformat(t["started_at"]), datetime.fromisoformat(t["completed_at"]))
-        for r in results["results"]
-        if r["unique_id"].split(".")[-1] in FEATURE_MODELS
-        for t in r["timing"]
-        if t["name"] == "execute"
-    ]
-    span = (max(e for _, e in spans) - min(s for s, _ in spans)).total_seconds() if spans else 0.0
+    manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    span = feature_span(results, manifest)
     return {"wall_s": wall, "models": models, "span_s": span}
 
 
