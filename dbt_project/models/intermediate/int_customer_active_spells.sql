@@ -19,8 +19,10 @@ qualifying_days as (
     select customer_id, activity_date as qualifying_date
     from daily
     where completed_orders > 0
-    -- a signup on an order day repeats that day: harmless (it neither starts nor ends a spell)
-    union all
+    -- union, not union all: a signup on an order day would repeat that day, and the running sum
+    -- below orders tied rows differently from lag(), which split the spell in two (CDNOW:
+    -- customers derived from orders sign up on their first order day)
+    union
     select customer_id, signup_at::date
     from customers
 ),
