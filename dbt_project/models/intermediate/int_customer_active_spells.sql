@@ -16,15 +16,7 @@ customers as (
 ),
 
 qualifying_days as (
-    select customer_id, activity_date as qualifying_date
-    from daily
-    where completed_orders > 0
-    -- union, not union all: a signup on an order day would repeat that day, and the running sum
-    -- below orders tied rows differently from lag(), which split the spell in two (CDNOW:
-    -- customers derived from orders sign up on their first order day)
-    union
-    select customer_id, signup_at::date
-    from customers
+    {{- cw_qualifying_days('daily', 'customers') }}
 ),
 
 flagged as (

@@ -51,13 +51,7 @@ window_start as (
 ),
 
 qualifying_days as (
-    select customer_id, activity_date as qualifying_date
-    from daily
-    where completed_orders > 0 and activity_date >= (select first_day from window_start)
-    union all
-    select customer_id, signup_at::date
-    from customers
-    where signup_at::date >= (select first_day from window_start)
+    {{- cw_qualifying_days('daily', 'customers', since='(select first_day from window_start)') }}
 ),
 
 eligible as (

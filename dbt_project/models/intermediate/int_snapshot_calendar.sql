@@ -17,7 +17,8 @@ as_of as (
     select * from {{ ref('int_as_of_date') }}
 ),
 
--- the first day anyone qualifies (a completed order or a signup: int_customer_active_spells)
+-- the first day anyone qualifies (cw_qualifying_days: a completed order or a signup), as two
+-- minimums rather than one over their distinct union
 first_qualifying as (
     select least(
         (select min(activity_date) from daily where completed_orders > 0),
