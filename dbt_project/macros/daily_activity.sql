@@ -44,11 +44,11 @@
                 the average items per order (counting them exactly means a join over all items,
                 and this only sizes the ranges) #}
             {%- do counts.append('((select count(*) from ' ~ ref(model) ~ ') * (select count(*) from '
-                ~ ref('stg_shop__orders') ~ ' where ordered_at::date >= ' ~ since
+                ~ ref('stg_shop__orders') ~ ' where ordered_at >= ' ~ since
                 ~ ') // greatest((select count(*) from ' ~ ref('stg_shop__orders') ~ '), 1))') %}
         {%- else %}
             {%- do counts.append('(select count(*) from ' ~ ref(model) ~ ' where ' ~ ts
-                ~ '::date >= ' ~ since ~ ')') %}
+                ~ ' >= ' ~ since ~ ')') %}
         {%- endif %}
     {%- endfor %}
     {%- set rows = run_query('select (' ~ counts | join(' + ') ~ ')::bigint').columns[0].values()[0] %}
@@ -150,7 +150,7 @@ order_days as (
         count(*) filter (where status = 'returned') as returned_orders,
         1 as active_days,
     from orders
-    where true {{ cw_on_or_after('ordered_at::date', since) }}
+    where true {{ cw_on_or_after('ordered_at', since) }}
     group by all
 ),
 
@@ -231,7 +231,7 @@ delivery_days as (
         count(*) filter (where delivered_at > promised_delivery_at) as late_deliveries,
     from orders
     where delivered_at is not null and status <> 'cancelled'
-        {{- cw_on_or_after('delivered_at::date', since) }}
+        {{- cw_on_or_after('delivered_at', since) }}
     group by all
 ),
 
@@ -246,7 +246,7 @@ overdue_deltas as (
         promised_delivery_at is not null
         and status <> 'cancelled'
         and (delivered_at is null or delivered_at > promised_delivery_at)
-        {{- cw_on_or_after('promised_delivery_at::date', since) }}
+        {{- cw_on_or_after('promised_delivery_at', since) }}
     union all
     select
         customer_id,
@@ -257,7 +257,7 @@ overdue_deltas as (
         promised_delivery_at is not null
         and status <> 'cancelled'
         and delivered_at > promised_delivery_at
-        {{- cw_on_or_after('delivered_at::date', since) }}
+        {{- cw_on_or_after('delivered_at', since) }}
 ),
 
 -- events: a session is a session_id on one day (events without one: one session per day)
@@ -272,7 +272,7 @@ event_sessions as (
         bool_or(event_type = 'add_to_cart') as has_cart,
         bool_or(event_type = 'checkout') as has_checkout,
     from events
-    where true {{ cw_on_or_after('occurred_at::date', since) }}
+    where true {{ cw_on_or_after('occurred_at', since) }}
     group by all
 ),
 
@@ -299,7 +299,7 @@ review_days as (
         sum(rating) as rating_sum,
         count(*) filter (where rating <= 2) as low_ratings,
     from reviews
-    where true {{ cw_on_or_after('created_at::date', since) }}
+    where true {{ cw_on_or_after('created_at', since) }}
     group by all
 ),
 
@@ -312,7 +312,7 @@ ticket_days as (
         count(*) as tickets,
         count(*) as open_ticket_delta,
     from support_tickets
-    where true {{ cw_on_or_after('created_at::date', since) }}
+    where true {{ cw_on_or_after('created_at', since) }}
     group by all
 ),
 
@@ -325,7 +325,7 @@ ticket_resolutions as (
         count(satisfaction) as satisfaction_count,
     from support_tickets
     where resolved_at is not null
-        {{- cw_on_or_after('greatest(resolved_at, created_at)::date', since) }}
+        {{- cw_on_or_after('greatest(resolved_at, created_at)', since) }}
     group by all
 ),
 
@@ -338,7 +338,7 @@ email_days as (
         count(*) filter (where event_type = 'click') as email_clicks,
         count(*) filter (where event_type = 'unsubscribe') as unsubscribes,
     from email_events
-    where true {{ cw_on_or_after('occurred_at::date', since) }}
+    where true {{ cw_on_or_after('occurred_at', since) }}
     group by all
 ),
 

@@ -48,7 +48,9 @@
     {{ return("date '" ~ found.columns[0].values()[0] ~ "'") }}
 {% endmacro %}
 
-{#- ` and <expr> >= <since>`, or nothing when `since` is none (a full build). -#}
+{#- ` and <expr> >= <since>`, or nothing when `since` is none (a full build). Pass a TIMESTAMP
+    column itself, not its ::date: the same rows (since is a date), and DuckDB pushes the
+    filter into the scan (at 1 M customers the events: 1.36 s -> 0.14 s). -#}
 {% macro cw_on_or_after(expr, since) -%}
     {%- if since is not none %} and {{ expr }} >= {{ since }}{% endif -%}
 {%- endmacro %}
