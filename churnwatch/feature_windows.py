@@ -470,7 +470,7 @@ def _state_change(
         starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if len(c) else c
         return sel, starts, c[starts] if len(c) else c
 
-    def reduce(group, values: np.ndarray, ufunc=np.add, empty: int = 0) -> np.ndarray:
+    def reduce(group, values: np.ndarray, ufunc=np.add, empty: int | np.integer = 0) -> np.ndarray:
         sel, starts, who = group
         out = np.full(n, empty, dtype=np.int64)
         if len(sel):
@@ -688,6 +688,11 @@ def window_batches(
         if cut is not None and first is not None and cut <= first:
             before_day = int(cut)
             ranges = carried_ranges(before_day, int(last), list(spec.windows))
+            # a chunk then holds a few days per customer, not the widest window's: up to 10
+            # times the customers per chunk (fewer reads, same memory)
+            days = sum(hi - lo for lo, hi in ranges)
+            widest = max(spec.windows, default=0)
+            chunk_customers *= min(10, max(1, widest // max(days, 1)))
             days_read = (
                 " and ("
                 + (
