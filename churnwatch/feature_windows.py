@@ -14,16 +14,15 @@ int64, DECIMAL(p, s) in units of 10^-s, DOUBLE in millionths (a day's browse sec
 the microsecond). Prefix sums that overflow int64 wrap around, and differences of wrapped sums
 are still exact whenever the window's own sum fits in int64.
 
-Incremental runs carry the sums forward instead of reading the windows' rows again. The dbt
-model int_customer_collapsed_history holds, per customer, the state at a cut C (the latest
-calendar snapshot): the daily rows before C collapsed into lifetime sums and last-seen days, and
-every trailing window's sum over [C - w, C) (`collapsed_history`). A run brings it forward from the
-previous cut P by the rows of [P, C) and of each [P - w, C - w) (the days that enter and leave
-each window), about five weeks of rows for a weekly run. When every pair of the run is dated on
-or after C (an incremental week: the new calendar snapshot is C, the as-of date a few days
-later), the window model needs only the state and the rows of [C, T) and [C - w, T - w)
-(`window_batches`): a window at T is the state's sum plus the days that entered minus the days
-that left. A full build reads every row.
+Incremental runs: a daily row dated before (the run's earliest snapshot - the widest window) is
+in no window of any pair; it counts only towards the lifetime sums and the last-seen days. The
+dbt model int_customer_collapsed_history keeps the rows before a cut collapsed, one row per
+customer (the sums in exact units, and the last day with each last-seen measure > 0:
+`collapsed_history`), and brings it forward each run by adding only the daily rows between its
+previous cut and the new one (the latest calendar snapshot's widest window). When no window of
+this run's pairs reaches before the cut (an incremental week), the window model reads the
+collapsed row and the customer's daily rows from the cut on (`window_batches`), so a new week
+costs in proportion to the recent rows, not to all history; a full build reads every row.
 """
 
 from __future__ import annotations
@@ -144,37 +143,19 @@ NO_DAY = np.int64(-1 << 62)  # last_<name>_date of a pair with nothing seen
 
 @dataclass(frozen=True)
 class Collapsed:
-    """Each customer's state at day `before_day` (C), from its daily rows dated before C.
+    """Each customer's daily rows dated before `before_day`, collapsed (see module docstring).
 
     Attributes:
-        before_day: C; every pair is dated on or after it.
+        before_day: the rows collapsed are those with day < before_day; every window of every
+            pair must start on or after it.
         sums: lifetime measure -> int64 units per customer index (0 where nothing collapsed).
-        last: last-seen name -> the last day before C with that measure > 0, per customer
+        last: last-seen name -> the last collapsed day with that measure > 0, per customer
             index (NO_DAY where none).
-        windows: w -> measure -> the sum over [C - w, C) in int64 units, per customer index.
     """
 
     before_day: int
     sums: Mapping[str, np.ndarray]
     last: Mapping[str, np.ndarray]
-    windows: Mapping[int, Mapping[str, np.ndarray]]
-
-
-def carried_ranges(
-    before_day: int, last_day: int, windows: Sequence[int]
-) -> list[tuple[int, int]]:
-    """The days [lo, hi) of daily rows that pairs dated in [before_day, last_day] need besides
-    a state at before_day: [C, T) and every [C - w, T - w), merged, in order."""
-    spans = sorted((before_day - w, last_day - w) for w in (0, *windows))
-    merged: list[tuple[int, int]] = []
-    for lo, hi in spans:
-        if lo >= hi:
-            continue
-        if merged and lo <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
-        else:
-            merged.append((lo, hi))
-    return merged
 
 
 def output_schema(spec: WindowSpec, kinds: Mapping[str, MeasureKind]) -> pa.Schema:
@@ -213,8 +194,8 @@ def window_sums(
         pair_day: the snapshot day T of each pair.
         spec: what to compute.
         measures: the measure of each row of `units`.
-        collapsed: the customers' state at a day C on or before every pair; `daily_*` then
-            need to hold only the rows of `carried_ranges` (other rows are ignored).
+        collapsed: the customers' older rows, collapsed; then `daily_*` hold only the rows
+            dated on or after `collapsed.before_day`.
 
     Returns:
         `<m>_all` and `<m>_<w>d` as int64 units, `last_<name>_date` as int64 days with -1 << 62
@@ -223,10 +204,15 @@ def window_sums(
     col = {m: i for i, m in enumerate(measures)}
     pair_customer = pair_customer.astype(np.int64)
     pair_day = pair_day.astype(np.int64)
-    if collapsed is not None and len(pair_day) and int(pair_day.min()) < collapsed.before_day:
-        raise ValueError(
-            f"a pair's snapshot is dated before the collapsed state's day {collapsed.before_day}"
-        )
+    if collapsed is not None and len(pair_day):
+        widest = max(spec.windows, default=0)
+        if int(pair_day.min()) - widest < collapsed.before_day:
+            raise ValueError(
+                f"a {widest}-day window of a pair starts before the collapsed rows' end "
+                f"(day {collapsed.before_day})"
+            )
+        if len(daily_day) and int(daily_day.min()) < collapsed.before_day:
+            raise ValueError("a daily row is dated before the collapsed rows' end")
     key = _keys(daily_customer, daily_day)
     order = None  # the rows to use, in key order, when not all rows in their given order
     kept = np.asarray(daily_customer) >= 0  # a negative customer index: a row to skip
@@ -244,24 +230,11 @@ def window_sums(
     # where each pair's sums start and end in key order
     at_key = _keys(pair_customer, pair_day)
     at_t = np.searchsorted(key, at_key, side="left")
+    start = np.searchsorted(key, pair_customer << 32, side="left")  # each customer's first row
     before = {
         w: np.searchsorted(key, _keys(pair_customer, pair_day - w), side="left")
         for w in spec.windows
     }
-    if collapsed is None:
-        start = np.searchsorted(key, pair_customer << 32, side="left")  # first row of each
-        carried_from: dict[int, np.ndarray] = {}
-    else:
-        # with a state at C: the rows of [C, T) enter every window and the lifetime sums, the
-        # rows of [C - w, T - w) leave the w-day window
-        c = collapsed.before_day
-        start = np.searchsorted(key, _keys(pair_customer, np.full_like(pair_day, c)), side="left")
-        carried_from = {
-            w: np.searchsorted(
-                key, _keys(pair_customer, np.full_like(pair_day, c - w)), side="left"
-            )
-            for w in spec.windows
-        }
     windows_of: dict[str, list[int]] = {}
     for w, ms in spec.windows.items():
         for m in ms:
@@ -287,27 +260,18 @@ def window_sums(
             found = j >= 0
             last = seen.take(np.maximum(j, 0)) if len(seen) else np.zeros(len(j), np.int64)
             found &= (last >> 32) == pair_customer
-            if collapsed is not None:  # rows before C only leave windows: C's state knows them
-                found &= (last & 0xFFFFFFFF) - DAY_OFFSET >= collapsed.before_day
             older = collapsed.last[name].take(pair_customer) if collapsed is not None else NO_DAY
             out[f"last_{name}_date"] = np.where(found, (last & 0xFFFFFFFF) - DAY_OFFSET, older)
         if m not in windows_of and m not in spec.lifetime:
             continue
         np.cumsum(u, out=prefix[1:])
         upto_t = prefix.take(at_t)
-        since_start = upto_t - prefix.take(start)
         if m in spec.lifetime:
-            out[f"{m}_all"] = (
-                since_start
-                if collapsed is None
-                else since_start + collapsed.sums[m].take(pair_customer)
-            )
+            out[f"{m}_all"] = upto_t - prefix.take(start)
+            if collapsed is not None:
+                out[f"{m}_all"] += collapsed.sums[m].take(pair_customer)
         for w in windows_of.get(m, ()):
-            if collapsed is None:
-                out[f"{m}_{w}d"] = upto_t - prefix.take(before[w])
-            else:
-                left = prefix.take(before[w]) - prefix.take(carried_from[w])
-                out[f"{m}_{w}d"] = collapsed.windows[w][m].take(pair_customer) + since_start - left
+            out[f"{m}_{w}d"] = upto_t - prefix.take(before[w])
     return out
 
 
@@ -339,10 +303,9 @@ def window_batch(
 ) -> pa.RecordBatch:
     """One chunk of `n_customers` customers, each known by its index in the chunk (`idx`):
     `daily` (idx, day, measures in units; best in (idx, day) order), `pairs` (idx, customer_id,
-    snapshot_date). `older` (idx, `<m>_units` for the lifetime measures, `<m>_<w>d_units` for
-    the windows, `last_<name>` in days or NULL), if given, is each customer's state at
-    `before_day` (customers without a row: zeros); `daily` then needs only the rows of
-    `carried_ranges`."""
+    snapshot_date). `older` (idx, `<m>` for the lifetime measures in units, `last_<name>` in
+    days or NULL), if given, collapses each customer's rows dated before `before_day`; `daily`
+    then holds only the later ones."""
     measures = spec.measures()
     d_cust = daily["idx"].to_numpy(zero_copy_only=False)
     d_day = daily["day"].to_numpy(zero_copy_only=False)
@@ -353,16 +316,10 @@ def window_batch(
         if before_day is None:
             raise ValueError("collapsed rows need before_day")
         o_cust = older["idx"].to_numpy(zero_copy_only=False)
-
-        def spread(column: str) -> np.ndarray:
-            values = np.zeros(n_customers, dtype=np.int64)
-            values[o_cust] = older[column].to_numpy(zero_copy_only=False)
-            return values
-
-        sums_old = {m: spread(f"{m}_units") for m in spec.lifetime}
-        windows_old = {
-            w: {m: spread(f"{m}_{w}d_units") for m in ms} for w, ms in spec.windows.items()
-        }
+        sums_old: dict[str, np.ndarray] = {}
+        for m in spec.lifetime:
+            sums_old[m] = np.zeros(n_customers, dtype=np.int64)
+            sums_old[m][o_cust] = older[m].to_numpy(zero_copy_only=False)
         last_old: dict[str, np.ndarray] = {}
         for name in spec.last_seen:
             col = older[f"last_{name}"]
@@ -370,7 +327,7 @@ def window_batch(
             valid = pc.is_valid(col).to_numpy(zero_copy_only=False)
             days = pc.fill_null(pc.cast(col, pa.int64()), 0).to_numpy(zero_copy_only=False)
             last_old[name][o_cust[valid]] = days[valid]
-        collapsed = Collapsed(before_day, sums_old, last_old, windows_old)
+        collapsed = Collapsed(before_day, sums_old, last_old)
     sums = window_sums(
         d_cust,
         d_day,
@@ -414,7 +371,7 @@ def _with_chunk_index(table: pa.Table, chunk: pa.Array) -> pa.Table:
 
 def _read(con, sql: str) -> pa.Table:
     """The query's rows, one chunk per column: numpy views of them are then free (converting a
-    column of DuckDB's many small batches costs ~15 times a copy)."""
+    column of DuckDB's many small batches with to_numpy costs ~15 times a copy)."""
     result = con.sql(sql).arrow()
     table = result.read_all() if isinstance(result, pa.RecordBatchReader) else result
     return table.combine_chunks()
@@ -430,149 +387,63 @@ def measure_kinds(con, daily_sql: str, spec: WindowSpec) -> dict[str, MeasureKin
     return {m: MeasureKind.from_duckdb_type(m, types[m]) for m in spec.measures()}
 
 
-_MIN_DAY = -719162  # 0001-01-01: nothing is collapsed; no day is written earlier
-
-
 def _date(day: int) -> str:
-    return f"(date '1970-01-01' + {max(int(day), _MIN_DAY)})"
-
-
-def _state_change(
-    con, daily_sql: str, spec: WindowSpec, kinds: Mapping[str, MeasureKind], lo: int, hi: int
-) -> pa.Table:
-    """Per customer with rows in them, the change from a state at day lo to one at hi (the
-    columns of `collapsed_history` but collapsed_before): the rows of [lo, hi) added up, each
-    w-day window's sum less the rows of [lo - w, hi - w), and the last days seen in [lo, hi).
-    numpy over one read of those days' rows (sums in exact int64 by sorted reduceat): a SQL
-    aggregate of this many sums per customer spills at a million customers."""
-    measures = spec.measures()
-    where = " or ".join(
-        f"(activity_date >= {_date(a)} and activity_date < {_date(b)})"
-        for a, b in carried_ranges(lo, hi, list(spec.windows))
-    )
-    select = ", ".join(f'{kinds[m].sql(m)} as "{m}"' for m in measures)
-    rows = _read(
-        con,
-        f"select customer_id, (activity_date - date '1970-01-01')::integer as day, {select} "
-        f"from ({daily_sql}) where {where or 'false'}",
-    )
-    encoded = pc.dictionary_encode(rows["customer_id"].combine_chunks())
-    code = encoded.indices.to_numpy(zero_copy_only=False)
-    n = len(encoded.dictionary)
-    day = rows["day"].to_numpy(zero_copy_only=False).astype(np.int64)
-    units = {m: rows[m].to_numpy(zero_copy_only=False) for m in measures}
-    by_code = np.argsort(code, kind="stable")
-
-    def per_customer(mask: np.ndarray):
-        """(rows in customer order, first row of each customer, its customer) for the mask."""
-        sel = by_code[mask[by_code]]
-        c = code[sel]
-        starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if len(c) else c
-        return sel, starts, c[starts] if len(c) else c
-
-    def reduce(group, values: np.ndarray, ufunc=np.add, empty: int | np.integer = 0) -> np.ndarray:
-        sel, starts, who = group
-        out = np.full(n, empty, dtype=np.int64)
-        if len(sel):
-            out[who] = ufunc.reduceat(np.asarray(values[sel], dtype=np.int64), starts)
-        return out
-
-    entered = per_customer((day >= lo) & (day < hi))
-    cols: dict[str, pa.Array | np.ndarray] = {"customer_id": encoded.dictionary}
-    cols["daily_rows"] = reduce(entered, np.ones(len(day), dtype=np.int64))
-    cols["day_sum"] = reduce(entered, day)
-    summed = set(spec.lifetime).union(*spec.windows.values())
-    added = {m: reduce(entered, units[m]) for m in measures if m in summed}
-    for m in spec.lifetime:
-        cols[f"{m}_units"] = added[m]
-    for w, ms in spec.windows.items():
-        left = per_customer((day >= lo - w) & (day < hi - w))
-        for m in ms:
-            cols[f"{m}_{w}d_units"] = added[m] - reduce(left, units[m])
-    for name, m in spec.last_seen.items():
-        last = reduce(
-            per_customer((day >= lo) & (day < hi) & (units[m] > 0)), day, np.maximum, NO_DAY
-        )
-        cols[f"last_{name}_date"] = pa.array(
-            np.where(last == NO_DAY, 0, last).astype(np.int32), mask=last == NO_DAY
-        ).cast(pa.date32())
-    return pa.table(cols)
+    return f"(date '1970-01-01' + {int(day)})"
 
 
 def collapsed_history(
     con,
     daily_sql: str,
-    calendar_sql: str,
+    pairs_sql: str,
     spec: WindowSpec,
     previous_sql: str | None = None,
     log=None,
 ):
-    """The rows of int_customer_collapsed_history: per customer, the state at the cut C (the
-    latest snapshot of `calendar_sql`, int_snapshot_calendar: the last calendar snapshot before
-    the as-of date): its daily rows dated before C collapsed into `daily_rows`,
-    `day_sum` (the sum of their days since 1970: a moved row changes it), `<m>_units` (each
-    lifetime measure summed in exact int64 units, as `MeasureKind.sql`), `<m>_<w>d_units`
-    (each window's sum over [C - w, C)) and `last_<name>_date` (the last such day with that
-    measure > 0, NULL if none); the cut is `collapsed_before`, the latest of the table (a
-    customer's row may have an earlier one: it had no daily rows that entered or left a
-    window since, so its sums hold at the table's cut too).
+    """The rows of int_customer_collapsed_history: per customer, the daily rows dated before
+    the cut (this run's latest calendar snapshot - the widest window) collapsed into `daily_rows`,
+    `<m>_units` (each lifetime measure summed in exact int64 units, as `MeasureKind.sql`) and
+    `last_<name>_date` (the last such day with that measure > 0, NULL if none); the cut is
+    `collapsed_before`, the latest of the table (a customer's row may have an earlier one:
+    it had no daily rows between that and the table's cut).
 
     `previous_sql` is the table as the last run left it (None on a first or full build). It is
-    brought forward from its cut P by the daily rows of [P, C) (added to everything) and of
-    each [P - w, C - w) (subtracted from the w-day windows); only the customers with such rows
-    are returned. First it is checked against the daily table: its row count, day sum and
-    lifetime sums must equal those of the daily rows before P (the window sums are not
-    checked: a row changed in place in a window-only measure goes unnoticed). When they do
-    not, or when the new cut is earlier (an earlier as-of date), the table is recomputed from
-    all daily rows, with zeros for customers it no longer has. Customers whose rows all lie on
-    or after the cut may have no row (they count as zeros). Returns a DuckDB relation;
-    `log(message)` hears which way it went.
+    brought forward by adding the daily rows between its cut and the new one (the rows
+    returned are then only those of the customers that had such rows), after checking
+    that it still matches the daily table (its row count and sums equal those of the daily rows
+    before its cut). When it does not, or when the new cut is earlier (an earlier as-of date),
+    the table is recomputed from all daily rows, with zeros for customers it no longer has.
+    Customers whose rows all lie on or after the cut may have no row (they count as zeros).
+    Returns a DuckDB relation; `log(message)` hears which way it went.
     """
     say = log or (lambda message: None)
     kinds = measure_kinds(con, daily_sql, spec)
-    # the cut: the new calendar snapshot of a weekly run, so this run's window model can use the
-    # table (its pairs are that snapshot and the as-of date), and so can the next run's, also
-    # after a full build; a rerun on the same week keeps it (nothing to bring forward)
-    latest = con.sql(f"select max(snapshot_date) from ({calendar_sql})").fetchall()[0][0]
-    cut: int | None = None if latest is None else (latest - EPOCH).days
-    units = {m: kinds[m].sql(m) for m in spec.measures()}
-    windows = [(w, m) for w, ms in spec.windows.items() for m in ms]
-    day = "(activity_date - date '1970-01-01')::bigint"
+    widest = max(spec.windows, default=0)
+    # the cut: the widest window before the latest snapshot that is not the as-of date (the
+    # as-of date if it is the only one), i.e. the new calendar snapshot of an incremental run:
+    # this run's window model can use the table when all its pairs are that late, and the next
+    # run's (one week later) always can, also after a full build
+    latest = con.sql(
+        f"with s as (select distinct snapshot_date from ({pairs_sql})) "
+        "select coalesce(max(snapshot_date) filter (where snapshot_date < "
+        "(select max(snapshot_date) from s)), max(snapshot_date)) from s"
+    ).fetchall()[0][0]
+    cut: int | None = None if latest is None else (latest - EPOCH).days - widest
+    units = {m: kinds[m].sql(m) for m in spec.lifetime}
 
-    def state_rows(cut_day: int) -> str:
-        """Every customer of the daily table: its rows before the cut added up, and each
-        window's sum over [cut - w, cut). One narrow aggregate per window, joined: DuckDB's
-        hash aggregate slows down sharply (it spills) with ~200 aggregates over a million
-        customers."""
-        before = f"activity_date < {_date(cut_day)}"
-        cols = [f"count(*) filter (where {before})::bigint as daily_rows"]
-        cols.append(f"coalesce(sum({day}) filter (where {before}), 0)::bigint as day_sum")
+    def aggregates(only: str) -> str:
+        cols = [f"count(*) filter (where {only})::bigint as daily_rows"]
         cols += [
-            f'coalesce(sum({units[m]}) filter (where {before}), 0)::bigint as "{m}_units"'
-            for m in spec.lifetime
+            f'coalesce(sum({u}) filter (where {only}), 0)::bigint as "{m}_units"'
+            for m, u in units.items()
         ]
         cols += [
-            f'max(activity_date) filter (where {before} and {units[m]} > 0) as "last_{name}_date"'
+            f"max(activity_date) filter (where {only} and {kinds[m].sql(m)} > 0) "
+            f'as "last_{name}_date"'
             for name, m in spec.last_seen.items()
         ]
-        ctes = [
-            f"added as (select customer_id, {', '.join(cols)} from ({daily_sql}) group by all)"
-        ]
-        joins = "added"
-        for w, ms in spec.windows.items():
-            sums = ", ".join(f'sum({units[m]})::bigint as "{m}"' for m in ms)
-            ctes.append(
-                f"w{w} as (select customer_id, {sums} from ({daily_sql}) where activity_date "
-                f">= {_date(cut_day - w)} and {before} group by customer_id)"
-            )
-            joins += f" left join w{w} using (customer_id)"
-        out = ["customer_id", "daily_rows", "day_sum"] + [f'"{m}_units"' for m in spec.lifetime]
-        out += [f'coalesce(w{w}."{m}", 0)::bigint as "{m}_{w}d_units"' for w, m in windows]
-        out += [f'"last_{name}_date"' for name in spec.last_seen]
-        return f"with {', '.join(ctes)} select {', '.join(out)} from {joins}"
+        return ", ".join(cols)
 
-    unit_cols = ["daily_rows", "day_sum"] + [f"{m}_units" for m in spec.lifetime]
-    unit_cols += [f"{m}_{w}d_units" for w, m in windows]
+    unit_cols = ["daily_rows"] + [f"{m}_units" for m in spec.lifetime]
     last_cols = [f"last_{name}_date" for name in spec.last_seen]
 
     def merged(a: str, b: str, cut_day: int) -> str:
@@ -589,7 +460,10 @@ def collapsed_history(
         )
 
     def from_scratch(cut_day: int) -> str:
-        rows = state_rows(cut_day)
+        rows = (
+            f"select customer_id, {aggregates(f'activity_date < {_date(cut_day)}')} "
+            f"from ({daily_sql}) group by customer_id"
+        )
         if previous_sql is None:
             return (
                 f"select customer_id, {_date(cut_day)} as collapsed_before, * exclude "
@@ -606,19 +480,18 @@ def collapsed_history(
     if previous_sql is None:
         say(f"computed from scratch: rows before {_day_str(cut)}")
         return con.sql(from_scratch(cut if cut is not None else _MIN_DAY))
-    checked = unit_cols[: 2 + len(spec.lifetime)]  # daily_rows, day_sum, lifetime sums
-    stats = ", ".join(["max(collapsed_before)"] + [f'sum("{c}")' for c in checked])
+    stats = ", ".join(["max(collapsed_before)"] + [f'sum("{c}")' for c in unit_cols])
     prev = con.sql(f"select {stats} from ({previous_sql})").fetchall()[0]
     if prev[0] is None:  # the previous table is empty: the daily table was empty
         say("computed from scratch: the previous table is empty")
         return con.sql(from_scratch(cut if cut is not None else _MIN_DAY))
     prev_cut = (prev[0] - EPOCH).days
-    if cut is None:  # no calendar snapshot: keep the cut
+    if cut is None:  # no pairs this run: keep the cut
         cut = prev_cut
     if cut < prev_cut:
         say(f"computed from scratch: the cut moved back from {_day_str(prev_cut)}")
         return con.sql(from_scratch(cut))
-    sums = ", ".join(["count(*)", f"sum({day})"] + [f"sum({units[m]})" for m in spec.lifetime])
+    sums = ", ".join(["count(*)"] + [f"sum({u})" for u in units.values()])
     now = con.sql(
         f"select {sums} from ({daily_sql}) where activity_date < {_date(prev_cut)}"
     ).fetchall()[0]
@@ -628,21 +501,24 @@ def collapsed_history(
             f"{_day_str(prev_cut)} changed since the last build"
         )
         return con.sql(from_scratch(cut))
-    # only the customers with rows in those days change (the model replaces rows by
-    # customer_id); the others keep their older collapsed_before, and their sums hold at the
-    # new cut: no row of theirs entered or left a window
-    change = _state_change(con, daily_sql, spec, kinds, prev_cut, cut)
-    con.register("cw_collapsed_change", change)
-    try:
-        con.execute("create or replace temp table cw_collapsed_delta as from cw_collapsed_change")
-    finally:
-        con.unregister("cw_collapsed_change")
+    window = f"activity_date >= {_date(prev_cut)} and activity_date < {_date(cut)}"
+    delta = (
+        f"select customer_id, {aggregates('true')} from ({daily_sql}) "
+        f"where {window} group by customer_id"
+    )
+    # only the customers with rows in between change (the model replaces rows by customer_id);
+    # the others keep their older collapsed_before, which is still exact: they have no rows
+    # between it and the new cut
+    con.execute(f"create or replace temp table cw_collapsed_delta as {delta}")
     previous = (
         f"select * exclude (collapsed_before) from ({previous_sql}) "
         "where customer_id in (select customer_id from cw_collapsed_delta)"
     )
     say(f"brought forward from {_day_str(prev_cut)} to {_day_str(cut)}")
     return con.sql(merged(previous, "select * from cw_collapsed_delta", cut))
+
+
+_MIN_DAY = -719162  # 0001-01-01: nothing is collapsed
 
 
 def _day_str(day: int | None) -> str:
@@ -664,9 +540,9 @@ def window_batches(
 
     Both relations are read with a customer_id range filter per chunk, so a daily table stored
     in customer order is read once in all (zone maps skip the other row groups). With
-    `collapsed_sql` (rows of `collapsed_history`) at a cut on or before every pair, a chunk
-    reads its customers' states and only the daily rows of `carried_ranges`; otherwise every
-    daily row (the results are the same).
+    `collapsed_sql` (rows of `collapsed_history`), a chunk reads its customers' collapsed rows
+    and only the daily rows from the cut on; without it, every daily row (the results are the
+    same).
     """
     kinds = measure_kinds(con, daily_sql, spec)
     measures = spec.measures()
@@ -675,38 +551,19 @@ def window_batches(
     ids = ids["customer_id"].combine_chunks()
     select = ", ".join(f'{kinds[m].sql(m)} as "{m}"' for m in measures)
     before_day: int | None = None
-    days_read = ""
     if collapsed_sql is not None:
-        cut, first, last = con.sql(
+        cut, first = con.sql(
             f"select (select (max(collapsed_before) - date '1970-01-01')::integer "
-            f"from ({collapsed_sql})), * from (select "
-            "(min(snapshot_date) - date '1970-01-01')::integer, "
-            f"(max(snapshot_date) - date '1970-01-01')::integer from ({pairs_sql}))"
+            f"from ({collapsed_sql})), (select (min(snapshot_date) - date '1970-01-01')::integer "
+            f"from ({pairs_sql}))"
         ).fetchall()[0]
-        # usable when every pair is dated on or after the cut (a full build's are not: it
-        # reads every row, as it would anyway)
-        if cut is not None and first is not None and cut <= first:
+        widest = max(spec.windows, default=0)
+        # usable when no window of any pair reaches before the cut (a full build's early
+        # snapshots do: it reads every row, as it would anyway)
+        if cut is not None and first is not None and cut <= first - widest:
             before_day = int(cut)
-            ranges = carried_ranges(before_day, int(last), list(spec.windows))
-            # a chunk then holds a few days per customer, not the widest window's: up to 10
-            # times the customers per chunk (fewer reads, same memory)
-            days = sum(hi - lo for lo, hi in ranges)
-            widest = max(spec.windows, default=0)
-            chunk_customers *= min(10, max(1, widest // max(days, 1)))
-            days_read = (
-                " and ("
-                + (
-                    " or ".join(
-                        f"(activity_date >= {_date(lo)} and activity_date < {_date(hi)})"
-                        for lo, hi in ranges
-                    )
-                    or "false"
-                )
-                + ")"
-            )
     older_select = ", ".join(
-        [f'"{m}_units"' for m in spec.lifetime]
-        + [f'"{m}_{w}d_units"' for w, ms in spec.windows.items() for m in ms]
+        [f'"{m}_units" as "{m}"' for m in spec.lifetime]
         + [
             f"(last_{name}_date - date '1970-01-01')::integer as \"last_{name}\""
             for name in spec.last_seen
@@ -741,7 +598,7 @@ def window_batches(
                         f"select c.idx, {older_select} from "
                         f"(select * from ({collapsed_sql}) {where}) {join}",
                     )
-                    daily_where += days_read
+                    daily_where += f" and activity_date >= {_date(before_day)}"
                 # the daily rows as stored (no join, no sort in DuckDB: both cost more than
                 # mapping the ids through a dictionary and sorting the int64 keys in numpy)
                 daily = _with_chunk_index(

@@ -147,8 +147,9 @@ def test_daily_activity_in_customer_ranges_equals_one_range(tmp_path, capfd):
 def weekly(builds, tmp_path_factory):
     """A's database brought forward in two weekly runs (extracts taken at CUT + 9 and
     CUT + 16 days, scored as of then), and a fresh build of the second extract. The second
-    run is the steady state: its pairs (the calendar snapshot CUT + 14 and the as-of date) are
-    no earlier than the state it carries, so the window model reads only the carried days."""
+    run is the steady state: its pairs (the calendar snapshot CUT + 14 and the as-of date)
+    have no window reaching before the collapsed history's cut, so the window model reads the
+    collapsed rows and only the daily rows from the cut on."""
     db_a, _, _ = builds
     tmp = tmp_path_factory.mktemp("weekly")
     shop = make_shop(n_customers=80, seed=11)
@@ -164,7 +165,7 @@ def weekly(builds, tmp_path_factory):
     return db, fresh
 
 
-def test_weekly_runs_carrying_the_window_state_equal_a_full_build(weekly):
+def test_weekly_runs_on_the_collapsed_history_equal_a_full_build(weekly):
     db, fresh = weekly
     state = _read(
         db,
@@ -172,11 +173,10 @@ def test_weekly_runs_carrying_the_window_state_equal_a_full_build(weekly):
         "from intermediate.int_customer_collapsed_history",
     )
     pairs = _read(db, "select min(snapshot_date) as first from intermediate.int_feature_pairs")
-    # the state was brought forward, not recomputed (customers without rows in the carried
-    # days keep an older cut), and the last run's pairs start at its cut: the carried path
-    assert state["hi"][0] == pd.Timestamp(CUT + timedelta(days=14))
-    assert state["lo"][0] < state["hi"][0]
-    assert pairs["first"][0] == state["hi"][0]
+    # the last run computed only its week, and no window of its pairs reaches before the
+    # collapsed history's cut: the window model took the collapsed path
+    assert pairs["first"][0] == pd.Timestamp(CUT + timedelta(days=14))
+    assert state["lo"][0] <= state["hi"][0] <= pairs["first"][0] - pd.Timedelta(days=180)
     for table in ("customer_features", "churn_labels"):
         a = _sorted(_read(db, f"select * from {table}"))
         b = _sorted(_read(fresh, f"select * from {table}"))

@@ -1,11 +1,11 @@
-"""Per customer, the state at the latest calendar snapshot C of its daily activity rows before
-C: lifetime sums in exact units, last-seen days, and every trailing window's sum over
-[C - w, C). int_customer_feature_windows carries these forward to a pair at T >= C by reading
-only the days that entered or left a window since C, so an incremental week reads a few weeks of
-daily rows, not 26. Each run brings the previous table forward the same way
+"""Per customer, the daily activity rows older than every window of this run's pairs, collapsed
+into one row (lifetime sums in exact units, last-seen days): what int_customer_feature_windows
+needs of old history, so that an incremental week reads only the recent daily rows. Each run
+brings the previous table forward by the daily rows between its cut and the new one
 (churnwatch/feature_windows.py `collapsed_history`); a first build or --full-refresh computes it
 from all rows. Which sums: the config shared with int_customer_feature_windows
-(_intermediate__models.yml)."""
+(_intermediate__models.yml).
+"""
 
 from churnwatch.feature_windows import WindowSpec, collapsed_history
 
@@ -24,6 +24,6 @@ def model(dbt, session):
         dbt.config.get("last_seen"),
     )
     daily = dbt.ref("int_customer_daily_activity")
-    calendar = dbt.ref("int_snapshot_calendar")
+    pairs = dbt.ref("int_feature_pairs")
     previous = f"select * from {dbt.this!r}" if dbt.is_incremental else None
-    return collapsed_history(session, daily.sql_query(), calendar.sql_query(), spec, previous)
+    return collapsed_history(session, daily.sql_query(), pairs.sql_query(), spec, previous)

@@ -3,10 +3,9 @@
 window [T - w, T)) and `last_<name>_date` (last day before T with that activity), only from
 int_customer_daily_activity rows dated before T. Which sums: this model's config
 (_intermediate__models.yml). numpy prefix sums and searchsorted in chunks of customers
-(churnwatch/feature_windows.py): no running-sum windows or ASOF joins in SQL. When every pair is
-dated on or after the cut of int_customer_collapsed_history (an incremental week), a window at T
-is the carried state's sum plus the daily rows that entered it since the cut minus those that
-left it, and only those days are read.
+(churnwatch/feature_windows.py): no running-sum windows or ASOF joins in SQL. Daily rows older
+than the run's earliest snapshot minus the widest window (on an incremental run, most of
+history) come collapsed per customer from int_customer_collapsed_history.
 """
 
 import pyarrow as pa
