@@ -267,5 +267,5 @@ features as (
     union
     select customer_id, signup_at::date
     from {{ customers }}
-    where true{{ cw_on_or_after('signup_at::date', since) }}
+    where true{{ cw_on_or_after('signup_at', since) }}
 {% endmacro %}
