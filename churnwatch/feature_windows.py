@@ -190,9 +190,10 @@ def window_sums(
     Args:
         daily_customer: customer index of each daily row (a negative index: skip the row).
         daily_day: its day (days since 1970-01-01).
-        units: per measure, its int64 values in exact units, one per daily row (a
-            (len(measures), rows) array, or any sequence of such rows: each is read once,
-            in turn, so a lazy sequence keeps one measure in memory at a time).
+        units: per measure, its integer values in exact units (any integer type; summed in
+            int64), one per daily row (a (len(measures), rows) array, or any sequence of such
+            rows: each is read once, in turn, so a lazy sequence keeps one measure in memory
+            at a time).
         pair_customer: customer index of each (customer, snapshot) pair.
         pair_day: the snapshot day T of each pair.
         spec: what to compute.
@@ -246,17 +247,19 @@ def window_sums(
     for name, m in spec.last_seen.items():
         seen_by.setdefault(m, []).append(name)
 
-    # one measure at a time through two reused buffers: prefix[i] = sum over rows < i (int64
-    # may wrap; differences stay exact)
+    # one measure at a time through a reused buffer: prefix[i] = sum over rows < i, summed in
+    # int64 from the measure's own integer type (int64 may wrap; differences stay exact); the
+    # rows are put in key order in that narrow type (half the time of widening them first)
     prefix = np.zeros(len(key) + 1, dtype=np.int64)
-    sorted_units = np.empty(len(key), dtype=np.int64) if order is not None else None
     out: dict[str, np.ndarray] = {}
     for m in measures:
         if m not in windows_of and m not in seen_by and m not in spec.lifetime:
             continue
-        u = np.asarray(units[col[m]], dtype=np.int64)
+        u = np.asarray(units[col[m]])
+        if u.dtype.kind not in "iu":
+            u = u.astype(np.int64)
         if order is not None:
-            u = np.take(u, order, out=sorted_units)
+            u = u.take(order)
         for name in seen_by.get(m, ()):
             seen = key[u > 0]
             j = np.searchsorted(seen, at_key, side="left") - 1
@@ -267,7 +270,7 @@ def window_sums(
             out[f"last_{name}_date"] = np.where(found, (last & 0xFFFFFFFF) - DAY_OFFSET, older)
         if m not in windows_of and m not in spec.lifetime:
             continue
-        np.cumsum(u, out=prefix[1:])
+        np.cumsum(u, dtype=np.int64, out=prefix[1:])
         upto_t = prefix.take(at_t)
         if m in spec.lifetime:
             out[f"{m}_all"] = upto_t - prefix.take(start)

@@ -3,6 +3,7 @@ customers kept apart, exact types, and the chunked DuckDB path against a brute-f
 
 from __future__ import annotations
 
+import threading
 from datetime import date, timedelta
 
 import duckdb
@@ -102,6 +103,26 @@ def test_unsorted_input_and_wrapping_prefix_sums_stay_exact():
             assert out["last_purchase_date"][i] == seen.max()
         else:
             assert out["last_purchase_date"][i] < -(1 << 40)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.uint8, np.int32])
+def test_narrow_measure_types_are_summed_in_int64(dtype):
+    # window_batches reads measures as narrow as their statistics allow: sums far beyond the
+    # type's range (and the unsorted path, which reorders them in that type) stay exact
+    rng = np.random.default_rng(1)
+    cust = np.repeat(np.arange(4), 400)
+    day = np.tile(np.arange(19000, 19400), 4)
+    perm = rng.permutation(len(cust))
+    cust, day = cust[perm], day[perm]
+    top = np.iinfo(dtype).max
+    wide = rng.integers(top - 3, top + 1, (2, len(cust))).astype(np.int64)
+    pc_, pd_ = np.arange(4), np.full(4, 19400)
+    narrow = [wide[0].astype(dtype), wide[1].astype(dtype)]
+    got = window_sums(cust, day, narrow, pc_, pd_, SPEC, ["purchases", "spend"])
+    want = window_sums(cust, day, wide, pc_, pd_, SPEC, ["purchases", "spend"])
+    assert got["spend_all"][0] > 300 * top
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name])
 
 
 @pytest.mark.parametrize("sorted_rows", [True, False])
@@ -257,6 +278,47 @@ def test_chunked_duckdb_path_matches_sql_with_exact_types(
     assert cut_used == (collapse == "min")
 
 
+def test_values_beyond_the_statistics_bounds_are_read_again_wide(monkeypatch):
+    # the measures are read as narrow as DuckDB's column statistics allow; were the bounds too
+    # tight, try_cast gives NULL and the chunk is read again as BIGINT: same sums
+    con = duckdb.connect()
+    _daily_table(con)
+    con.execute("update daily set purchases = 1000 where customer_id = 'c3' and purchases = 2")
+    con.execute(
+        "create table pairs as select 'c' || k::varchar as customer_id, date '2024-06-01' "
+        "as snapshot_date from range(10) t(k)"
+    )
+    spec = WindowSpec.from_config(["purchases", "spend"], {30: ["spend"]}, {})
+    assert fw.narrow_types(
+        con, "select * from daily", fw.measure_kinds(con, "select * from daily", spec)
+    ) == {"purchases": "smallint", "spend": "smallint"}
+
+    def run() -> pa.Table:
+        schema, batches = window_batches(
+            con, "select * from daily", "select * from pairs", spec, chunk_customers=4
+        )
+        return pa.Table.from_batches(list(batches), schema=schema).sort_by("customer_id")
+
+    right = run()
+    reads: list[str] = []
+    read = fw._read
+
+    def spy(c, sql):
+        reads.append(sql)
+        return read(c, sql)
+
+    monkeypatch.setattr(fw, "_read", spy)
+    too_tight = {"purchases": "tinyint", "spend": "smallint"}
+    monkeypatch.setattr(fw, "narrow_types", lambda con, sql, kinds: too_tight)
+    wrong_bounds = run()
+    assert wrong_bounds.equals(right)
+    assert right.column("purchases_all").to_pylist()[3] > 1000
+    # c3's chunk (c0..c3) was read twice: narrow, then wide; the other two once
+    daily_reads = [sql for sql in reads if "from (select * from daily)" in sql]
+    assert sum("try_cast" in sql for sql in daily_reads) == 3
+    assert sum("try_cast" not in sql for sql in daily_reads) == 1
+
+
 def _daily_table(con) -> None:
     """c0..c6: a row every 3 days from 2024-01-01 (some with zero purchases); c9: three rows in
     February only."""
@@ -369,3 +431,25 @@ def test_collapsed_history_matches_brute_force_and_is_brought_forward_exactly():
     assert c9 == [("c9", date(2024, 7, 3), 0, 0, 0, 0, None)]
     rest, _ = _state(con, late)
     assert [r for r in changed if r[0] != "c9"] == rest
+
+
+def test_batches_computed_ahead_keep_order_raise_errors_and_stop_when_closed():
+    closed = []
+
+    def items(n, fail_at=None):
+        try:
+            for i in range(n):
+                if i == fail_at:
+                    raise ValueError(f"item {i} failed")
+                yield i
+        finally:
+            closed.append(n)
+
+    assert list(fw._ahead(items(50))) == list(range(50))
+    with pytest.raises(ValueError, match="item 3 failed"):
+        list(fw._ahead(items(10, fail_at=3)))
+    ahead = fw._ahead(items(1000))
+    assert [next(ahead), next(ahead)] == [0, 1]
+    ahead.close()  # the producer stops and closes its source, it does not run on
+    assert closed == [50, 10, 1000]
+    assert not any(t.name == "churnwatch-window-batches" for t in threading.enumerate())
