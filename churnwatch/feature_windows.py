@@ -473,15 +473,16 @@ def collapsed_history(
     cut: int | None = None if latest is None else (latest - EPOCH).days - widest
     units = {m: kinds[m].sql(m) for m in spec.lifetime}
 
-    def aggregates(only: str) -> str:
-        cols = [f"count(*) filter (where {only})::bigint as daily_rows"]
+    def aggregates(only: str | None = None) -> str:
+        """The collapsed columns over a group's rows, or only over those where `only` holds (a
+        FILTER clause on every aggregate: twice the time of none, so the weekly delta, which
+        may leave out customers, filters in WHERE instead)."""
+        where = "" if only is None else f" filter (where {only})"
+        also = "" if only is None else f"{only} and "
+        cols = [f"count(*){where}::bigint as daily_rows"]
+        cols += [f'coalesce(sum({u}){where}, 0)::bigint as "{m}_units"' for m, u in units.items()]
         cols += [
-            f'coalesce(sum({u}) filter (where {only}), 0)::bigint as "{m}_units"'
-            for m, u in units.items()
-        ]
-        cols += [
-            f"max(activity_date) filter (where {only} and {kinds[m].sql(m)} > 0) "
-            f'as "last_{name}_date"'
+            f'max(activity_date) filter (where {also}{kinds[m].sql(m)} > 0) as "last_{name}_date"'
             for name, m in spec.last_seen.items()
         ]
         return ", ".join(cols)
@@ -503,6 +504,8 @@ def collapsed_history(
         )
 
     def from_scratch(cut_day: int) -> str:
+        # every customer of the daily table gets a row (zeros where nothing is collapsed): the
+        # model replaces rows by customer_id, and an empty table would lose the cut
         rows = (
             f"select customer_id, {aggregates(f'activity_date < {_date(cut_day)}')} "
             f"from ({daily_sql}) group by customer_id"
@@ -546,7 +549,7 @@ def collapsed_history(
         return con.sql(from_scratch(cut))
     window = f"activity_date >= {_date(prev_cut)} and activity_date < {_date(cut)}"
     delta = (
-        f"select customer_id, {aggregates('true')} from ({daily_sql}) "
+        f"select customer_id, {aggregates()} from ({daily_sql}) "
         f"where {window} group by customer_id"
     )
     # only the customers with rows in between change (the model replaces rows by customer_id);
