@@ -254,17 +254,18 @@ features as (
 {% endmacro %}
 
 {#- The days that make a customer eligible for the active window after them (docs/features.md,
-    churn definition): days with a completed order and the signup day, distinct per customer,
-    optionally only from `since` (a SQL date expression) on. Read by int_customer_active_spells
-    and by an incremental int_feature_pairs. -#}
-{% macro cw_qualifying_days(daily, customers, since=none) %}
+    churn definition): days with a completed order and the signup day, optionally only from
+    `since` (a SQL date expression) on; distinct per customer unless `distinct` is false (a
+    signup on an order day then appears twice: for a reader that deduplicates anyway). Read by
+    int_customer_active_spells and by an incremental int_feature_pairs. -#}
+{% macro cw_qualifying_days(daily, customers, since=none, distinct=true) %}
     select customer_id, activity_date as qualifying_date
     from {{ daily }}
     where completed_orders > 0{{ cw_on_or_after('activity_date', since) }}
     -- union, not union all: a signup on an order day would repeat that day, and the spells'
     -- running sum orders tied rows differently from lag(), which split the spell in two (CDNOW:
     -- customers derived from orders sign up on their first order day)
-    union
+    union{{ ' all' if not distinct }}
     select customer_id, signup_at::date
     from {{ customers }}
     where true{{ cw_on_or_after('signup_at', since) }}

@@ -51,18 +51,21 @@ window_start as (
 ),
 
 qualifying_days as (
-    {{- cw_qualifying_days('daily', 'customers', since='(select first_day from window_start)') }}
+    {{- cw_qualifying_days(
+        'daily', 'customers', since='(select first_day from window_start)', distinct=false) }}
 ),
 
+-- a product filtered on the day difference, not an inequality join: with a snapshot or two,
+-- checking every pair beats sorting the qualifying days for a merge join (at 1 M customers one
+-- week: 2.5-3.0 s -> 1.0 s with the distinct above left to this one)
 eligible as (
     select distinct
         qualifying_days.customer_id,
         snapshots.snapshot_date,
     from snapshots
-    inner join qualifying_days
-        on snapshots.snapshot_date > qualifying_days.qualifying_date
-        and snapshots.snapshot_date
-            <= qualifying_days.qualifying_date + {{ var('active_window_days') }}
+    cross join qualifying_days
+    where snapshots.snapshot_date - qualifying_days.qualifying_date
+        between 1 and {{ var('active_window_days') }}
 ),
 {%- else %}
 
