@@ -27,7 +27,6 @@ costs in proportion to the recent rows, not to all history; a full build reads e
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -363,15 +362,23 @@ def window_batch(
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def _with_chunk_index(table: pa.Table, chunk: pa.Array) -> pa.Table:
-    """`table` (customer_id first) with customer_id replaced by `idx`, the customer's position
-    in `chunk` (the chunk's distinct ids), -1 for customers not in the chunk (`window_sums`
-    skips those rows while it puts the others in key order: no copy of the table here)."""
-    encoded = pc.dictionary_encode(table["customer_id"].combine_chunks())
+def _chunk_index(ids: pa.ChunkedArray | pa.Array, chunk: pa.Array) -> np.ndarray:
+    """Each id's position in `chunk` (the chunk's distinct ids), -1 where it is not there:
+    through a dictionary of the distinct ids, so each one is looked up once."""
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    encoded = pc.dictionary_encode(ids)
     position = pc.fill_null(pc.index_in(encoded.dictionary, value_set=chunk), -1)
-    idx = position.to_numpy(zero_copy_only=False).astype(np.int32)[
+    return position.to_numpy(zero_copy_only=False).astype(np.int32)[
         encoded.indices.to_numpy(zero_copy_only=False)
     ]
+
+
+def _with_chunk_index(table: pa.Table, chunk: pa.Array) -> pa.Table:
+    """`table` (customer_id first) with customer_id replaced by `idx`, the customer's position
+    in `chunk`, -1 for customers not in the chunk (`window_sums` skips those rows while it puts
+    the others in key order: no copy of the table here)."""
+    idx = _chunk_index(table["customer_id"], chunk)
     return table.drop_columns(["customer_id"]).add_column(0, "idx", pa.array(idx))
 
 
@@ -632,45 +639,39 @@ def window_batches(
         )
 
     def batches() -> Iterator[pa.RecordBatch]:
-        # each chunk's customers get an index 0..n-1 from a small registered table; the joins
-        # below keep only those customers and hand numpy integers instead of strings
-        name = f"cw_chunk_customers_{id(ids)}"
-        try:
-            for lo in range(0, len(ids), chunk_customers):
-                chunk = ids.slice(lo, chunk_customers)
-                con.register(
-                    name,
-                    pa.table({"customer_id": chunk, "idx": np.arange(len(chunk), dtype=np.int32)}),
-                )
-                first = chunk[0].as_py().replace("'", "''")
-                last = chunk[len(chunk) - 1].as_py().replace("'", "''")
-                where = f"where customer_id between '{first}' and '{last}'"
-                join = f"join {name} c using (customer_id)"
-                pairs = _read(
-                    con,
-                    f"select c.idx, customer_id, snapshot_date from "
-                    f"(select * from ({pairs_sql}) {where}) {join}",
-                )
-                older = None
-                daily_where = where
-                if before_day is not None:
-                    older = _read(
+        # each read takes the chunk's customer_id range as stored; the ids are mapped to their
+        # index 0..n-1 in the chunk in Arrow (a DuckDB join with a registered table of the
+        # chunk's ids cost ~30 ms a query at 1 M customers, more than the small reads)
+        for lo in range(0, len(ids), chunk_customers):
+            chunk = ids.slice(lo, chunk_customers)
+            first = chunk[0].as_py().replace("'", "''")
+            last = chunk[len(chunk) - 1].as_py().replace("'", "''")
+            where = f"where customer_id between '{first}' and '{last}'"
+            pairs = _read(con, f"select customer_id, snapshot_date from ({pairs_sql}) {where}")
+            pair_idx = _chunk_index(pairs["customer_id"], chunk)
+            if (pair_idx < 0).any():  # the chunk holds every distinct id in its range
+                raise RuntimeError("a pair's customer is missing from its chunk")
+            pairs = pairs.add_column(0, "idx", pa.array(pair_idx))
+            older = None
+            daily_where = where
+            if before_day is not None:
+                older = _with_chunk_index(
+                    _read(
                         con,
-                        f"select c.idx, {older_select} from "
-                        f"(select * from ({collapsed_sql}) {where}) {join}",
-                    )
-                    daily_where += f" and activity_date >= {_date(before_day)}"
-                # the daily rows as stored (no join, no sort in DuckDB: both cost more than
-                # mapping the ids through a dictionary and sorting the int64 keys in numpy)
-                rows = read_daily(narrow, daily_where)
-                if any(rows[m].null_count for m in narrowed):
-                    rows = read_daily(wide, daily_where)  # beyond the statistics' bounds, or NULL
-                daily = _with_chunk_index(rows, chunk)
-                con.unregister(name)
-                yield window_batch(daily, pairs, len(chunk), spec, kinds, older, before_day)
-        finally:
-            with contextlib.suppress(duckdb.Error):  # already unregistered
-                con.unregister(name)
+                        f"select customer_id, {older_select} from ({collapsed_sql}) {where}",
+                    ),
+                    chunk,
+                )
+                # customers in the range without pairs this run are not in the chunk
+                older = older.filter(pc.greater_equal(older["idx"], 0))
+                daily_where += f" and activity_date >= {_date(before_day)}"
+            # the daily rows as stored (no join, no sort in DuckDB: both cost more than
+            # mapping the ids through a dictionary and sorting the int64 keys in numpy)
+            rows = read_daily(narrow, daily_where)
+            if any(rows[m].null_count for m in narrowed):
+                rows = read_daily(wide, daily_where)  # beyond the statistics' bounds, or NULL
+            daily = _with_chunk_index(rows, chunk)
+            yield window_batch(daily, pairs, len(chunk), spec, kinds, older, before_day)
 
     return schema, _ahead(batches())
 
