@@ -454,3 +454,19 @@ def test_batches_computed_ahead_keep_order_raise_errors_and_stop_when_closed():
     ahead.close()  # the producer stops and closes its source, it does not run on
     assert closed == [50, 10, 1000]
     assert not any(t.name == "churnwatch-window-batches" for t in threading.enumerate())
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [],
+        ["c1"],
+        ["c1", "c1", "c2", "c9", "c9", "c1", "c3", "c3"],  # runs, a repeat later, an outsider
+        ["c3", "c2", "c1", "c0", "c2"],
+    ],
+)
+def test_chunk_index_is_each_ids_position_or_minus_one(ids):
+    chunk = pa.array(["c1", "c2", "c3"])
+    want = [{"c1": 0, "c2": 1, "c3": 2}.get(i, -1) for i in ids]
+    got = fw._chunk_index(pa.chunked_array([pa.array(ids, pa.string())]), chunk)
+    assert got.tolist() == want
