@@ -27,9 +27,11 @@ costs in proportion to the recent rows, not to all history; a full build reads e
 
 from __future__ import annotations
 
-import queue
+import itertools
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
@@ -593,6 +595,7 @@ def window_batches(
     spec: WindowSpec,
     chunk_customers: int = 20_000,
     collapsed_sql: str | None = None,
+    workers: int = 2,
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """The window sums of every pair in `pairs_sql` (customer_id, snapshot_date) from the daily
     table `daily_sql` (customer_id, activity_date, measures), chunk by chunk of customers.
@@ -601,7 +604,8 @@ def window_batches(
     in customer order is read once in all (zone maps skip the other row groups). With
     `collapsed_sql` (rows of `collapsed_history`), a chunk reads its customers' collapsed rows
     and only the daily rows from the cut on; without it, every daily row (the results are the
-    same).
+    same). `workers` threads compute the next chunks ahead (`_in_order`); 0 computes each chunk
+    when it is asked for.
     """
     kinds = measure_kinds(con, daily_sql, spec)
     measures = spec.measures()
@@ -637,95 +641,91 @@ def window_batches(
         ]
     )
 
-    def read_daily(select: str, where: str) -> pa.Table:
+    def read_daily(cur, select: str, where: str) -> pa.Table:
         return _read(
-            con,
+            cur,
             f"select customer_id, (activity_date - date '1970-01-01')::integer as day, "
             f"{select} from ({daily_sql}) {where}",
         )
 
-    def batches() -> Iterator[pa.RecordBatch]:
+    def one_chunk(cur, lo: int) -> pa.RecordBatch:
         # each read takes the chunk's customer_id range as stored; the ids are mapped to their
         # index 0..n-1 in the chunk in Arrow (a DuckDB join with a registered table of the
         # chunk's ids cost ~30 ms a query at 1 M customers, more than the small reads)
-        for lo in range(0, len(ids), chunk_customers):
-            chunk = ids.slice(lo, chunk_customers)
-            first = chunk[0].as_py().replace("'", "''")
-            last = chunk[len(chunk) - 1].as_py().replace("'", "''")
-            where = f"where customer_id between '{first}' and '{last}'"
-            pairs = _read(con, f"select customer_id, snapshot_date from ({pairs_sql}) {where}")
-            pair_idx = _chunk_index(pairs["customer_id"], chunk)
-            if (pair_idx < 0).any():  # the chunk holds every distinct id in its range
-                raise RuntimeError("a pair's customer is missing from its chunk")
-            pairs = pairs.add_column(0, "idx", pa.array(pair_idx))
-            older = None
-            daily_where = where
-            if before_day is not None:
-                older = _with_chunk_index(
-                    _read(
-                        con,
-                        f"select customer_id, {older_select} from ({collapsed_sql}) {where}",
-                    ),
-                    chunk,
-                )
-                # customers in the range without pairs this run are not in the chunk
-                older = older.filter(pc.greater_equal(older["idx"], 0))
-                daily_where += f" and activity_date >= {_date(before_day)}"
-            # the daily rows as stored (no join, no sort in DuckDB: both cost more than
-            # mapping the ids through a dictionary and sorting the int64 keys in numpy)
-            rows = read_daily(narrow, daily_where)
-            if any(rows[m].null_count for m in narrowed):
-                rows = read_daily(wide, daily_where)  # beyond the statistics' bounds, or NULL
-            daily = _with_chunk_index(rows, chunk)
-            yield window_batch(daily, pairs, len(chunk), spec, kinds, older, before_day)
+        chunk = ids.slice(lo, chunk_customers)
+        first = chunk[0].as_py().replace("'", "''")
+        last = chunk[len(chunk) - 1].as_py().replace("'", "''")
+        where = f"where customer_id between '{first}' and '{last}'"
+        pairs = _read(cur, f"select customer_id, snapshot_date from ({pairs_sql}) {where}")
+        pair_idx = _chunk_index(pairs["customer_id"], chunk)
+        if (pair_idx < 0).any():  # the chunk holds every distinct id in its range
+            raise RuntimeError("a pair's customer is missing from its chunk")
+        pairs = pairs.add_column(0, "idx", pa.array(pair_idx))
+        older = None
+        daily_where = where
+        if before_day is not None:
+            older = _with_chunk_index(
+                _read(cur, f"select customer_id, {older_select} from ({collapsed_sql}) {where}"),
+                chunk,
+            )
+            # customers in the range without pairs this run are not in the chunk
+            older = older.filter(pc.greater_equal(older["idx"], 0))
+            daily_where += f" and activity_date >= {_date(before_day)}"
+        # the daily rows as stored (no join, no sort in DuckDB: both cost more than mapping
+        # the ids through a dictionary and sorting the int64 keys in numpy)
+        rows = read_daily(cur, narrow, daily_where)
+        if any(rows[m].null_count for m in narrowed):
+            rows = read_daily(cur, wide, daily_where)  # beyond the statistics' bounds, or NULL
+        daily = _with_chunk_index(rows, chunk)
+        return window_batch(daily, pairs, len(chunk), spec, kinds, older, before_day)
 
-    return schema, _ahead(batches())
+    starts = range(0, len(ids), chunk_customers)
+    return schema, _in_order(con, one_chunk, starts, workers)
 
 
 _T = TypeVar("_T")
+_A = TypeVar("_A")
 
 
-def _ahead(items: Iterator[_T]) -> Iterator[_T]:
-    """What `items` yields, each computed one step ahead in a thread: the next chunk's DuckDB
-    read and numpy work overlap with the consumer's (dbt inserting the previous batch through
-    its own cursor). Errors reach the consumer as raised; closing the iterator stops the thread
-    after its current item."""
-    handoff: queue.Queue = queue.Queue(maxsize=1)
-    stop = threading.Event()
-    end = object()
+def _in_order(
+    con, work: Callable[[object, _A], _T], tasks: Iterable[_A], workers: int
+) -> Iterator[_T]:
+    """`work(cursor, task)` for each task, in order. With workers > 0, that many threads run
+    the next tasks ahead, each on its own cursor of `con` (DuckDB reads and numpy release the
+    GIL): one chunk's read overlaps another's numpy work and dbt's insert of the previous
+    batch. At most `workers` results wait beyond the one being consumed. Errors reach the
+    consumer as raised; closing the iterator cancels what has not started and waits for the
+    rest. With workers = 0, everything runs in the caller's thread on `con`."""
+    if workers <= 0:
+        for task in tasks:
+            yield work(con, task)
+        return
+    local = threading.local()
+    cursors: list = []
+    lock = threading.Lock()
 
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def run(task: _A) -> _T:
+        cursor = getattr(local, "cursor", None)
+        if cursor is None:
+            cursor = local.cursor = con.cursor()
+            with lock:
+                cursors.append(cursor)
+        return work(cursor, task)
 
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put((item, None)):
-                    return
-            put((end, None))
-        except BaseException as error:  # handed to the consumer, raised there
-            put((end, error))
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
-
-    thread = threading.Thread(target=produce, name="churnwatch-window-batches", daemon=True)
-    thread.start()
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="churnwatch-windows")
+    pending: deque[Future[_T]] = deque()
     try:
-        while True:
-            item, error = handoff.get()
-            if error is not None:
-                raise error
-            if item is end:
-                return
-            yield item
+        queue_ = iter(tasks)
+        for task in itertools.islice(queue_, workers):
+            pending.append(pool.submit(run, task))
+        while pending:
+            result = pending.popleft().result()
+            for task in itertools.islice(queue_, 1):
+                pending.append(pool.submit(run, task))
+            yield result
     finally:
-        stop.set()
-        thread.join()
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
+        for cursor in cursors:
+            cursor.close()

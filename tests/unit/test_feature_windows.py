@@ -434,26 +434,29 @@ def test_collapsed_history_matches_brute_force_and_is_brought_forward_exactly():
     assert [r for r in changed if r[0] != "c9"] == rest
 
 
-def test_batches_computed_ahead_keep_order_raise_errors_and_stop_when_closed():
-    closed = []
+@pytest.mark.parametrize("workers", [0, 1, 2, 3])
+def test_chunks_computed_ahead_keep_order_raise_errors_and_stop_when_closed(workers):
+    con = duckdb.connect()
+    con.execute("create table t as select range as i from range(100)")
+    started: list[int] = []
 
-    def items(n, fail_at=None):
-        try:
-            for i in range(n):
-                if i == fail_at:
-                    raise ValueError(f"item {i} failed")
-                yield i
-        finally:
-            closed.append(n)
+    def work(cursor, i):
+        started.append(i)
+        if i == 7:
+            raise ValueError("chunk 7 failed")
+        # each worker thread reads through its own cursor of the connection
+        assert (cursor is con) == (workers == 0)
+        return cursor.sql(f"select i * 10 from t where i = {i}").fetchall()[0][0]
 
-    assert list(fw._ahead(items(50))) == list(range(50))
-    with pytest.raises(ValueError, match="item 3 failed"):
-        list(fw._ahead(items(10, fail_at=3)))
-    ahead = fw._ahead(items(1000))
-    assert [next(ahead), next(ahead)] == [0, 1]
-    ahead.close()  # the producer stops and closes its source, it does not run on
-    assert closed == [50, 10, 1000]
-    assert not any(t.name == "churnwatch-window-batches" for t in threading.enumerate())
+    assert list(fw._in_order(con, work, range(7), workers)) == [i * 10 for i in range(7)]
+    with pytest.raises(ValueError, match="chunk 7 failed"):
+        list(fw._in_order(con, work, range(20), workers))
+    started.clear()
+    ahead = fw._in_order(con, work, range(100), workers)
+    assert [next(ahead), next(ahead)] == [0, 10]
+    ahead.close()  # cancels what has not started and waits for the rest
+    assert len(started) <= 2 + workers
+    assert not any(t.name.startswith("churnwatch-windows") for t in threading.enumerate())
 
 
 @pytest.mark.parametrize(
