@@ -715,13 +715,12 @@ def _in_order(
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="churnwatch-windows")
     pending: deque[Future[_T]] = deque()
     try:
-        queue_ = iter(tasks)
-        for task in itertools.islice(queue_, workers):
+        rest = iter(tasks)
+        for task in itertools.islice(rest, workers):
             pending.append(pool.submit(run, task))
         while pending:
             result = pending.popleft().result()
-            for task in itertools.islice(queue_, 1):
-                pending.append(pool.submit(run, task))
+            pending.extend(pool.submit(run, task) for task in itertools.islice(rest, 1))
             yield result
     finally:
         for future in pending:
