@@ -143,6 +143,8 @@ class MeasureKind:
 
 
 NO_DAY = np.int64(-1 << 62)  # last_<name>_date of a pair with nothing seen
+_SKIPPED_DAY = 0xFFFFFFFF  # the day bits of a skipped row's key: after every real day
+MAX_RUNS = 8  # daily rows in more runs than this (each in key order) are sorted first
 
 
 @dataclass(frozen=True)
@@ -218,28 +220,42 @@ def window_sums(
             )
         if len(daily_day) and int(daily_day.min()) < collapsed.before_day:
             raise ValueError("a daily row is dated before the collapsed rows' end")
-    key = _keys(daily_customer, daily_day)
-    order = None  # the rows to use, in key order, when not all rows in their given order
-    kept = np.asarray(daily_customer) >= 0  # a negative customer index: a row to skip
-    if not kept.all():
-        order = np.flatnonzero(kept)
+    customer = np.asarray(daily_customer).astype(np.int64, copy=False)
+    key = _keys(customer, daily_day)
+    outside = customer < 0  # a negative customer index: a row to skip
+    if outside.any():
+        # a skipped row stays where it is, keyed after every day of the chunk customer stored
+        # before it (day bits all ones): outside every pair's range, and the rows stay in key
+        # order (no copy of the measures to drop it)
+        skipped, known = np.flatnonzero(outside), np.flatnonzero(~outside)
+        j = np.searchsorted(known, skipped) - 1
+        previous = np.full(len(skipped), -1, dtype=np.int64)
+        if len(known):
+            previous = np.where(j >= 0, customer.take(known.take(np.maximum(j, 0))), -1)
+        key[skipped] = (previous << 32) | _SKIPPED_DAY
+    # The rows come in key order, or as a few runs in key order (an incremental run appends
+    # its new days to the daily table in customer order): each run is summed where it lies,
+    # through one prefix sum over the rows as stored. Many runs: sorted (a copy of each
+    # measure in key order).
+    n = len(key)
+    bounds = [0, *(np.flatnonzero(key[1:] < key[:-1]) + 1).tolist(), n]
+    order = None
+    if len(bounds) - 1 > MAX_RUNS:
+        order = np.argsort(key, kind="stable")
         key = key[order]
-    if len(key) > 1 and not (key[1:] > key[:-1]).all():
-        # an incremental run appends the new days at the end of the daily table
-        by_key = np.argsort(key, kind="stable")
-        order = by_key if order is None else order[by_key]
-        key = key[by_key]
-        if not (key[1:] > key[:-1]).all():
-            raise ValueError("int_customer_daily_activity has two rows for one customer and day")
+        bounds = [0, n]
+    runs = [(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
+    _check_one_row_per_day(key, runs)
 
-    # where each pair's sums start and end in key order
+    # where each pair's sums start and end in each run, as positions in the stored rows
     at_key = _keys(pair_customer, pair_day)
-    at_t = np.searchsorted(key, at_key, side="left")
-    start = np.searchsorted(key, pair_customer << 32, side="left")  # each customer's first row
-    before = {
-        w: np.searchsorted(key, _keys(pair_customer, pair_day - w), side="left")
-        for w in spec.windows
-    }
+
+    def at(targets: np.ndarray) -> list[np.ndarray]:
+        return [a + np.searchsorted(key[a:b], targets, side="left") for a, b in runs]
+
+    at_t = at(at_key)
+    start = at(pair_customer << 32)  # each customer's first row
+    before = {w: at(_keys(pair_customer, pair_day - w)) for w in spec.windows}
     windows_of: dict[str, list[int]] = {}
     for w, ms in spec.windows.items():
         for m in ms:
@@ -248,10 +264,15 @@ def window_sums(
     for name, m in spec.last_seen.items():
         seen_by.setdefault(m, []).append(name)
 
+    def summed(prefix: np.ndarray, lo: list[np.ndarray]) -> np.ndarray:
+        total = prefix.take(at_t[0]) - prefix.take(lo[0])
+        for r in range(1, len(runs)):
+            total += prefix.take(at_t[r]) - prefix.take(lo[r])
+        return total
+
     # one measure at a time through a reused buffer: prefix[i] = sum over rows < i, summed in
-    # int64 from the measure's own integer type (int64 may wrap; differences stay exact); the
-    # rows are put in key order in that narrow type (half the time of widening them first)
-    prefix = np.zeros(len(key) + 1, dtype=np.int64)
+    # int64 from the measure's own integer type (int64 may wrap; differences stay exact)
+    prefix = np.zeros(n + 1, dtype=np.int64)
     out: dict[str, np.ndarray] = {}
     for m in measures:
         if m not in windows_of and m not in seen_by and m not in spec.lifetime:
@@ -262,24 +283,48 @@ def window_sums(
         if order is not None:
             u = u.take(order)
         for name in seen_by.get(m, ()):
-            seen = key[u > 0]
-            j = np.searchsorted(seen, at_key, side="left") - 1
-            found = j >= 0
-            last = seen.take(np.maximum(j, 0)) if len(seen) else np.zeros(len(j), np.int64)
-            found &= (last >> 32) == pair_customer
-            older = collapsed.last[name].take(pair_customer) if collapsed is not None else NO_DAY
-            out[f"last_{name}_date"] = np.where(found, (last & 0xFFFFFFFF) - DAY_OFFSET, older)
+            last = (
+                collapsed.last[name].take(pair_customer)
+                if collapsed is not None
+                else np.full(len(pair_customer), NO_DAY, dtype=np.int64)
+            )
+            for a, b in runs:
+                seen = key[a:b][u[a:b] > 0]
+                j = np.searchsorted(seen, at_key, side="left") - 1
+                found = j >= 0
+                hit = seen.take(np.maximum(j, 0)) if len(seen) else np.zeros(len(j), np.int64)
+                found &= (hit >> 32) == pair_customer
+                last = np.where(found, np.maximum(last, (hit & 0xFFFFFFFF) - DAY_OFFSET), last)
+            out[f"last_{name}_date"] = last
         if m not in windows_of and m not in spec.lifetime:
             continue
         np.cumsum(u, dtype=np.int64, out=prefix[1:])
-        upto_t = prefix.take(at_t)
         if m in spec.lifetime:
-            out[f"{m}_all"] = upto_t - prefix.take(start)
+            out[f"{m}_all"] = summed(prefix, start)
             if collapsed is not None:
                 out[f"{m}_all"] += collapsed.sums[m].take(pair_customer)
         for w in windows_of.get(m, ()):
-            out[f"{m}_{w}d"] = upto_t - prefix.take(before[w])
+            out[f"{m}_{w}d"] = summed(prefix, before[w])
     return out
+
+
+def _check_one_row_per_day(key: np.ndarray, runs: list[tuple[int, int]]) -> None:
+    """Raises if two rows (skipped ones aside) share a customer and day, within a run in key
+    order or across runs (each later run looked up in each earlier one)."""
+    real = (key & 0xFFFFFFFF) != _SKIPPED_DAY
+    for r, (a, b) in enumerate(runs):
+        mine = key[a:b]
+        if ((mine[1:] == mine[:-1]) & real[a + 1 : b]).any():
+            raise ValueError("int_customer_daily_activity has two rows for one customer and day")
+        for a0, b0 in runs[:r]:
+            earlier = key[a0:b0]
+            if not len(earlier):
+                continue
+            j = np.minimum(np.searchsorted(earlier, mine), len(earlier) - 1)
+            if ((earlier.take(j) == mine) & real[a:b]).any():
+                raise ValueError(
+                    "int_customer_daily_activity has two rows for one customer and day"
+                )
 
 
 def _days(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -153,6 +153,73 @@ def test_rows_of_a_negative_customer_index_are_skipped(sorted_rows):
     assert list(got["purchases_all"]) == [3, 12, 28]
 
 
+def _brute_force_check(out, cust, day, units, pc_, pd_) -> None:
+    for i in range(len(pc_)):
+        before = (cust == pc_[i]) & (day < pd_[i])
+        assert out["purchases_all"][i] == units[0, before].sum()
+        assert out["spend_all"][i] == units[1, before].sum()
+        for w in (7, 30, 90, 180):
+            assert out[f"purchases_{w}d"][i] == units[0, before & (day >= pd_[i] - w)].sum()
+        assert out["spend_180d"][i] == units[1, before & (day >= pd_[i] - 180)].sum()
+        seen = day[before & (units[0] > 0)]
+        if len(seen):
+            assert out["last_purchase_date"][i] == seen.max()
+        else:
+            assert out["last_purchase_date"][i] < -(1 << 40)
+
+
+@pytest.mark.parametrize("n_runs", [1, 2, 3, fw.MAX_RUNS + 4])
+def test_rows_in_a_few_runs_are_summed_where_they_lie(n_runs, monkeypatch):
+    # an incremental run appends its days at the end of the daily table: a chunk reads the old
+    # rows in key order, then each later run's rows in key order, with rows of customers
+    # outside the chunk (index -1) in between; a few runs are summed in place, many sorted
+    rng = np.random.default_rng(n_runs)
+    cust = np.repeat(np.arange(-1, 30), 60)
+    day = np.tile(np.arange(19000, 19600, 10), 31)
+    day = day + rng.integers(0, 10, len(day))
+    run_of = rng.integers(0, n_runs, len(cust))
+    stored = np.lexsort((day, cust, run_of))  # run by run, each in (customer, day) order
+    cust, day, run_of = cust[stored], day[stored], run_of[stored]
+    # the rows of some customers of no pair, between the others
+    cust[np.isin(cust, rng.choice(30, 6, replace=False))] = -1
+    units = rng.integers(0, 3, (2, len(cust))).astype(np.int64)
+    units[:, cust < 0] = 1000  # would show in any sum they leaked into
+    pc_ = rng.integers(0, 30, 200)
+    pd_ = rng.integers(19000, 19700, 200)
+    assert len(np.unique(run_of)) == n_runs
+    with monkeypatch.context() as m:
+        if n_runs <= fw.MAX_RUNS:  # summed in place: nothing sorted
+            m.setattr(np, "argsort", lambda *a, **k: pytest.fail("sorted a few runs"))
+        out = window_sums(cust, day, units, pc_, pd_, SPEC, ["purchases", "spend"])
+    _brute_force_check(out, cust, day, units, pc_, pd_)
+    # the same rows shuffled (the sorting path) give the same sums
+    perm = rng.permutation(len(cust))
+    shuffled = window_sums(
+        cust[perm], day[perm], units[:, perm], pc_, pd_, SPEC, ["purchases", "spend"]
+    )
+    for name in out:
+        np.testing.assert_array_equal(out[name], shuffled[name], err_msg=name)
+
+
+@pytest.mark.parametrize("skipped_between", [False, True])
+def test_a_customer_day_in_two_runs_is_an_error(skipped_between):
+    # customer 0's day 5 in the first run and again in the appended one
+    cust = np.array([0, 0, 1, 0, 1])
+    day = np.array([5, 7, 5, 5, 9])
+    if skipped_between:
+        cust, day = np.insert(cust, 3, -1), np.insert(day, 3, 5)
+    with pytest.raises(ValueError, match="two rows"):
+        window_sums(
+            cust,
+            day,
+            np.ones((2, len(cust)), dtype=np.int64),
+            np.array([0]),
+            np.array([9]),
+            SPEC,
+            ["purchases", "spend"],
+        )
+
+
 def test_duplicate_customer_days_are_an_error():
     with pytest.raises(ValueError, match="two rows"):
         window_sums(
