@@ -228,12 +228,14 @@ features as (
 {%- endif %}
 {% endmacro %}
 
-{#- `[f1, f2, ...]::FLOAT[N]` over var('feature_names'), optionally qualified by `relation`. -#}
+{#- `[f1::float, f2::float, ...]::FLOAT[N]` over var('feature_names'), optionally qualified by
+    `relation` (each value cast first: a list of DOUBLE cast to FLOAT[N] as a whole took 1.0 s
+    for 863k rows at 1 M customers, this 0.85 s). -#}
 {% macro cw_feature_array(relation=none) -%}
     {%- set names = var('feature_names') -%}
     [
         {%- for name in names -%}
-        {{ relation ~ '.' if relation else '' }}{{ name }}{{ ', ' if not loop.last }}
+        {{ relation ~ '.' if relation else '' }}{{ name }}::float{{ ', ' if not loop.last }}
         {%- endfor -%}
     ]::float[{{ names | length }}]
 {%- endmacro %}
