@@ -7,10 +7,11 @@
 # STAGED_DB: a database whose features were built on all but the last week, with the full data
 #   then ingested and staged (`churnwatch ingest` + `dbt run --select models/staging`).
 # BASE_DB: a database built on all but the last week (bench_features.py's full.duckdb).
-# Both are copied; the originals are not touched. Prints the per-model times and their sums.
+# Both are copied; the originals are not touched. Each run starts with its copy in the page cache
+# and the original evicted. Prints the per-model times and their sums.
 set -euo pipefail
 if [[ $# -ne 2 || "$1" == "-h" || "$1" == "--help" ]]; then
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -33,7 +34,24 @@ PY
 cd "$here/dbt_project"
 for run in incremental full; do
     if [[ $run == incremental ]]; then src="$1"; extra=(); else src="$2"; extra=(--full-refresh); fi
-    cp "$src" "$work/db.duckdb"; sync; sleep 5
+    cp "$src" "$work/db.duckdb"; sync
+    # both runs start alike: the source's pages evicted, the copy's read into the page cache
+    # (the incremental database is the larger one: left as it came, more of it was read from
+    # disk than of the full build's)
+    "$here/.venv/bin/python" - "$src" "$work/db.duckdb" <<'PY'
+import os, sys
+for path, keep in ((sys.argv[1], False), (sys.argv[2], True)):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if keep:
+            while os.read(fd, 1 << 24):
+                pass
+        else:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+PY
+    sleep 5
     # shellcheck disable=SC2086
     CHURNWATCH_DB="$work/db.duckdb" "$here/.venv/bin/dbt" run --profiles-dir .. --threads 1 \
         "${extra[@]}" --select $models > "$work/$run.log" 2>&1 || { tail -30 "$work/$run.log"; exit 1; }
