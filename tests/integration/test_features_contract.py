@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from shop_fixture import make_shop, write_shop
 
-from churnwatch.config import DBT_PROJECT_DIR, RunSettings
+from churnwatch.config import RunSettings
 from churnwatch.dbt_runner import DbtError, run_dbt
 from churnwatch.features import feature_names
 from churnwatch.pipeline import run_pipeline
@@ -184,42 +184,3 @@ def test_mart_tests_check_the_snapshots_this_run_built(shop_build, tmp_path):
     con.close()
     with pytest.raises(DbtError):
         run_dbt("test", copy, select="churn_labels", quiet=True)
-
-
-def test_as_of_date_is_exact_whatever_the_last_run_left(shop_build, tmp_path):
-    # int_as_of_date reads each source from the latest timestamp its last run found (the
-    # filter lets zone maps skip older rows); the result must be the latest of all rows both
-    # when that bound is older than the data's latest and when no row reaches it any more
-    _, db = shop_build
-    copy = tmp_path / "copy.duckdb"
-    shutil.copy(db, copy)
-    sources = {
-        "stg_shop__orders": "ordered_at",
-        "stg_shop__customers": "signup_at",
-        "stg_shop__events": "occurred_at",
-        "stg_shop__reviews": "created_at",
-        "stg_shop__support_tickets": "created_at",
-        "stg_shop__email_events": "occurred_at",
-    }
-    latest = _read(
-        copy,
-        "select max(t) as t from ("
-        + " union all ".join(f"select max({c}) as t from staging.{s}" for s, c in sources.items())
-        + ")",
-    )["t"][0]
-    for left, filtered in (
-        (latest - timedelta(days=10), True),
-        (latest + timedelta(days=900), False),
-    ):
-        con = duckdb.connect(str(copy))
-        con.execute(
-            "update intermediate.int_as_of_date set latest_event_at = ?", [left.to_pydatetime()]
-        )
-        con.close()
-        run_dbt("run", copy, select="int_as_of_date", quiet=True)
-        row = _read(copy, "select * from intermediate.int_as_of_date")
-        assert len(row) == 1
-        assert row["latest_event_at"][0] == latest, left
-        assert row["as_of_date"][0] == (latest.normalize() + timedelta(days=1)), left
-        compiled = next(DBT_PROJECT_DIR.glob("target/run/**/int_as_of_date.sql"))
-        assert ("occurred_at >= timestamp" in compiled.read_text()) is filtered, left
