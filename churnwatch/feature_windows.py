@@ -410,21 +410,22 @@ def window_batch(
 
 
 def _chunk_index(ids: pa.ChunkedArray | pa.Array, chunk: pa.Array) -> np.ndarray:
-    """Each id's position in `chunk` (the chunk's distinct ids), -1 where it is not there. Rows
-    come in runs of one customer (the tables are stored in customer order), so each run's id is
-    looked up once: half the time of hashing every row's id."""
-    if isinstance(ids, pa.ChunkedArray):
-        ids = ids.combine_chunks()
-    n = len(ids)
-    starts = np.ones(n, dtype=bool)
-    if n > 1:
-        changed = pc.fill_null(pc.not_equal(ids.slice(1), ids.slice(0, n - 1)), True)
-        starts[1:] = changed.to_numpy(zero_copy_only=False)
-    first = np.flatnonzero(starts)
-    position = pc.fill_null(pc.index_in(ids.take(pa.array(first)), value_set=chunk), -1)
-    return np.repeat(
-        position.to_numpy(zero_copy_only=False).astype(np.int32), np.diff(np.append(first, n))
-    )
+    """Each id's position in `chunk` (the chunk's distinct ids), -1 where it is not there (or
+    NULL). Rows come in runs of one customer (the tables are stored in customer order), so each
+    Arrow chunk is run-end encoded (Arrow's C++ compares the neighbours) and each run's id
+    looked up once: a third of the time of marking the runs with a string comparison of every
+    row and its neighbour (at 1 M customers one week: 16 -> 5 ms for a chunk's 0.5 M daily
+    rows). A run cut by an Arrow chunk boundary is looked up twice, with the same result."""
+    pieces = ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]
+    parts = []
+    for piece in pieces:
+        if not len(piece):
+            continue
+        runs = pc.run_end_encode(piece)
+        position = pc.fill_null(pc.index_in(runs.values, value_set=chunk), -1)
+        lengths = np.diff(runs.run_ends.to_numpy(zero_copy_only=False), prepend=0)
+        parts.append(np.repeat(position.to_numpy(zero_copy_only=False).astype(np.int32), lengths))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
 
 
 def _with_chunk_index(table: pa.Table, chunk: pa.Array) -> pa.Table:

@@ -533,6 +533,7 @@ def test_chunks_computed_ahead_keep_order_raise_errors_and_stop_when_closed(work
         ["c1"],
         ["c1", "c1", "c2", "c9", "c9", "c1", "c3", "c3"],  # runs, a repeat later, an outsider
         ["c3", "c2", "c1", "c0", "c2"],
+        ["c1", None, None, "c2"],  # NULL: in no chunk
     ],
 )
 def test_chunk_index_is_each_ids_position_or_minus_one(ids):
@@ -540,3 +541,14 @@ def test_chunk_index_is_each_ids_position_or_minus_one(ids):
     want = [{"c1": 0, "c2": 1, "c3": 2}.get(i, -1) for i in ids]
     got = fw._chunk_index(pa.chunked_array([pa.array(ids, pa.string())]), chunk)
     assert got.tolist() == want
+    # as DuckDB hands them over: several Arrow chunks, runs cut at their boundaries, empty ones
+    for cut in range(len(ids) + 1):
+        pieces = pa.chunked_array(
+            [
+                pa.array(ids[:cut], pa.string()),
+                pa.array([], pa.string()),
+                pa.array(ids[cut:], pa.string()),
+            ]
+        )
+        assert fw._chunk_index(pieces, chunk).tolist() == want
+        assert fw._chunk_index(pa.array(ids, pa.string()), chunk).tolist() == want

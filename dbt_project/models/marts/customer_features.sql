@@ -2,67 +2,20 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
+    post_hook="{{ cw_insert_customer_features() }}",
 ) }}
 {#- One row per eligible customer and weekly snapshot, computed from data strictly before the
     snapshot (docs/features.md). Incremental: a run computes only the snapshots after the last
     one built (int_feature_pairs holds just those); a built snapshot never changes (all its data
     is older than the as-of date). Changing a var that shapes features or eligibility needs
-    `dbt build --full-refresh`. -#}
-with
+    `dbt build --full-refresh`.
 
-calendar as (
-    select * from {{ ref('int_snapshot_calendar') }}
-),
-
-windows as (
-    select * from {{ ref('int_customer_feature_windows') }}
-),
-
-customers as (
-    select * from {{ ref('int_customers_resolved') }}
-),
-
-new_snapshots as (
-    select snapshot_date
-    from calendar
-    {%- if is_incremental() %}
-    where snapshot_date > (
-        select coalesce(max(snapshot_date), date '0001-01-01') from {{ this }}
-    )
-    {%- endif %}
-),
-
-{%- if not is_incremental() %}
--- a (re)build needs the windows of the whole calendar: int_feature_pairs has only the snapshots
--- customer_features lacked when it was built, unless it was rebuilt with --full-refresh too
-covered as (
-    select
-        case
-            when (select min(snapshot_date) from calendar) is null then true
-            when exists (
-                select 1 from windows
-                where snapshot_date = (select min(snapshot_date) from calendar)
-            ) then true
-            else error('customer_features: int_customer_feature_windows lacks the earlier '
-                || 'snapshots; rebuild them together: '
-                || 'dbt build --full-refresh --select +customer_features')
-        end as is_covered,
-),
+    The query: cw_customer_features_select() (macros/customer_features.sql). An incremental run
+    inserts its rows straight into the table from the post-hook cw_insert_customer_features()
+    (inside the model's transaction); this statement then gives dbt only the columns, no rows.
+    dbt's append would write the new rows into a temporary table first and copy them from there
+    (at 1 M customers, one week: 2.4-3.6 s against 2.0 s inserted directly). -#}
+{{ cw_customer_features_select() }}
+{%- if is_incremental() %}
+limit 0
 {%- endif %}
-
-windowed as (
-    select windows.*
-    from windows
-    inner join new_snapshots on windows.snapshot_date = new_snapshots.snapshot_date
-    {%- if not is_incremental() %}
-    where (select is_covered from covered)
-    {%- endif %}
-),
-
-{{ cw_feature_ctes('windowed', 'customers') }}
-
-final as (
-    select * from features
-)
-
-select * from final
