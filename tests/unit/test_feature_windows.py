@@ -541,6 +541,7 @@ def test_chunk_index_is_each_ids_position_or_minus_one(ids):
     want = [{"c1": 0, "c2": 1, "c3": 2}.get(i, -1) for i in ids]
     got = fw._chunk_index(pa.chunked_array([pa.array(ids, pa.string())]), chunk)
     assert got.tolist() == want
+    assert fw._chunk_index(pa.array(ids, pa.string()), chunk).tolist() == want
     # as DuckDB hands them over: several Arrow chunks, runs cut at their boundaries, empty ones
     for cut in range(len(ids) + 1):
         pieces = pa.chunked_array(
@@ -551,4 +552,3 @@ def test_chunk_index_is_each_ids_position_or_minus_one(ids):
             ]
         )
         assert fw._chunk_index(pieces, chunk).tolist() == want
-        assert fw._chunk_index(pa.array(ids, pa.string()), chunk).tolist() == want
