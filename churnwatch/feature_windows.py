@@ -41,6 +41,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from churnwatch import window_kernel as kernel
+
 DAY_OFFSET = 1 << 31  # days since 1970 shifted to be non-negative in the key's low 32 bits
 DOUBLE_SCALE = 1_000_000  # DOUBLE measures are summed in millionths
 EPOCH = date(1970, 1, 1)
@@ -247,15 +249,25 @@ def window_sums(
     runs = [(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
     _check_one_row_per_day(key, runs)
 
-    # where each pair's sums start and end in each run, as positions in the stored rows
-    at_key = _keys(pair_customer, pair_day)
+    # where each pair's sums start and end in each run (compiled: churnwatch/window_kernel.py),
+    # pairs in (customer, day) order there; the sums are written in the caller's order
+    windows = sorted(spec.windows)
+    offsets = np.array([0, *windows], dtype=np.int64)
+    pair_order = np.lexsort((pair_day, pair_customer))
+    sorted_customer = pair_customer.take(pair_order)
+    sorted_day = pair_day.take(pair_order)
+    run_lo = np.array([a for a, _ in runs], dtype=np.int64)
+    run_hi = np.array([b for _, b in runs], dtype=np.int64)
+    row_day = np.asarray(daily_day).astype(np.int64, copy=False)
+    row_customer = customer
+    if order is not None:
+        row_customer, row_day = row_customer.take(order), row_day.take(order)
+    pos = np.zeros((len(runs), len(offsets), len(pair_day)), dtype=np.int64)
+    seg = np.zeros((len(runs), len(pair_day)), dtype=np.int64)
+    kernel.pair_positions(
+        row_customer, row_day, run_lo, run_hi, sorted_customer, sorted_day, offsets, pos, seg
+    )
 
-    def at(targets: np.ndarray) -> list[np.ndarray]:
-        return [a + np.searchsorted(key[a:b], targets, side="left") for a, b in runs]
-
-    at_t = at(at_key)
-    start = at(pair_customer << 32)  # each customer's first row
-    before = {w: at(_keys(pair_customer, pair_day - w)) for w in spec.windows}
     windows_of: dict[str, list[int]] = {}
     for w, ms in spec.windows.items():
         for m in ms:
@@ -264,15 +276,9 @@ def window_sums(
     for name, m in spec.last_seen.items():
         seen_by.setdefault(m, []).append(name)
 
-    def summed(prefix: np.ndarray, lo: list[np.ndarray]) -> np.ndarray:
-        total = prefix.take(at_t[0]) - prefix.take(lo[0])
-        for r in range(1, len(runs)):
-            total += prefix.take(at_t[r]) - prefix.take(lo[r])
-        return total
-
-    # one measure at a time through a reused buffer: prefix[i] = sum over rows < i, summed in
-    # int64 from the measure's own integer type (int64 may wrap; differences stay exact)
-    prefix = np.zeros(n + 1, dtype=np.int64)
+    # one measure at a time: its prefix sums in a reused buffer (int64 from the measure's own
+    # integer type; int64 may wrap, differences stay exact)
+    buffer = np.empty(n + 1, dtype=np.int64)
     out: dict[str, np.ndarray] = {}
     for m in measures:
         if m not in windows_of and m not in seen_by and m not in spec.lifetime:
@@ -280,31 +286,31 @@ def window_sums(
         u = np.asarray(units[col[m]])
         if u.dtype.kind not in "iu":
             u = u.astype(np.int64)
+        elif u.dtype == np.uint64:
+            u = u.view(np.int64)  # wraps as numpy's cumsum into int64 did
         if order is not None:
             u = u.take(order)
         for name in seen_by.get(m, ()):
-            last = (
-                collapsed.last[name].take(pair_customer)
-                if collapsed is not None
-                else np.full(len(pair_customer), NO_DAY, dtype=np.int64)
-            )
-            for a, b in runs:
-                seen = key[a:b][u[a:b] > 0]
-                j = np.searchsorted(seen, at_key, side="left") - 1
-                found = j >= 0
-                hit = seen.take(np.maximum(j, 0)) if len(seen) else np.zeros(len(j), np.int64)
-                found &= (hit >> 32) == pair_customer
-                last = np.where(found, np.maximum(last, (hit & 0xFFFFFFFF) - DAY_OFFSET), last)
-            out[f"last_{name}_date"] = last
-        if m not in windows_of and m not in spec.lifetime:
-            continue
-        np.cumsum(u, dtype=np.int64, out=prefix[1:])
-        if m in spec.lifetime:
-            out[f"{m}_all"] = summed(prefix, start)
+            last = np.full(len(pair_day), NO_DAY, dtype=np.int64)
+            kernel.last_seen(u, row_day, pos, seg, pair_order, last, buffer)
             if collapsed is not None:
-                out[f"{m}_all"] += collapsed.sums[m].take(pair_customer)
-        for w in windows_of.get(m, ()):
-            out[f"{m}_{w}d"] = summed(prefix, before[w])
+                last = np.maximum(last, collapsed.last[name].take(pair_customer))
+            out[f"last_{name}_date"] = last
+        names = ([f"{m}_all"] if m in spec.lifetime else []) + [
+            f"{m}_{w}d" for w in windows_of.get(m, ())
+        ]
+        if not names:
+            continue
+        offset_index = np.array(
+            ([-1] if m in spec.lifetime else [])
+            + [windows.index(w) + 1 for w in windows_of.get(m, ())],
+            dtype=np.int64,
+        )
+        sums = np.empty((len(names), len(pair_day)), dtype=np.int64)
+        kernel.measure_sums(u, pos, seg, offset_index, pair_order, sums, buffer)
+        out.update(zip(names, sums))
+        if m in spec.lifetime and collapsed is not None:
+            out[f"{m}_all"] += collapsed.sums[m].take(pair_customer)
     return out
 
 
