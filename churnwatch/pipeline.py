@@ -35,6 +35,7 @@ _DEFINITION_SOURCES = (
     DBT_PROJECT_DIR / "models",
     DBT_PROJECT_DIR / "macros",
     ROOT / "churnwatch" / "feature_windows.py",
+    ROOT / "churnwatch" / "window_kernel.py",
 )
 
 

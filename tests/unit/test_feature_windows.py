@@ -1,4 +1,4 @@
-"""The numpy window sums behind the features (churnwatch/feature_windows.py): window edges,
+"""The window sums behind the features (churnwatch/feature_windows.py): window edges,
 customers kept apart, exact types, and the chunked DuckDB path against a brute-force SQL."""
 
 from __future__ import annotations

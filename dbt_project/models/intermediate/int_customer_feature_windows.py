@@ -2,7 +2,7 @@
 (int_feature_pairs): `<measure>_all` (all history before T), `<measure>_<w>d` (the trailing
 window [T - w, T)) and `last_<name>_date` (last day before T with that activity), only from
 int_customer_daily_activity rows dated before T. Which sums: this model's config
-(_intermediate__models.yml). numpy prefix sums and searchsorted in chunks of customers
+(_intermediate__models.yml). Prefix sums in compiled loops, in chunks of customers
 (churnwatch/feature_windows.py): no running-sum windows or ASOF joins in SQL. Daily rows older
 than the run's earliest snapshot minus the widest window (on an incremental run, most of
 history) come collapsed per customer from int_customer_collapsed_history.
