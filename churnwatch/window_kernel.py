@@ -23,7 +23,7 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def _lower_bound(values, lo, hi, target):  # pragma: no cover - compiled
+def _lower_bound(values, lo, hi, target):
     """The first index in [lo, hi) whose value is >= target (hi if none); values sorted there."""
     while lo < hi:
         mid = (lo + hi) >> 1
@@ -57,8 +57,7 @@ def pair_positions(customer, day, run_lo, run_hi, pair_customer, pair_day, offse
             first = i
             while i < end and customer[i] == c:
                 i += 1
-            j0 = _lower_bound(pair_customer, 0, n_pairs, c)
-            j = j0
+            j = _lower_bound(pair_customer, 0, n_pairs, c)
             while j < n_pairs and pair_customer[j] == c:
                 seg[r, j] = first
                 for o in range(n_offsets):
