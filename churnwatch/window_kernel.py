@@ -18,6 +18,9 @@ process.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
 from numba import njit
 
@@ -108,3 +111,49 @@ def last_seen(units, day, pos, seg, dest, last, buffer):
                 d = np.int64(day[row])
                 if d > last[dest[j]]:
                     last[dest[j]] = d
+
+
+_warm_lock = threading.Lock()
+_warm_thread: threading.Thread | None = None
+
+
+def _call_once() -> None:
+    """Each loop once on a few rows: numba's first call in a process sets up its code
+    generation and loads the cached machine code (~0.25 s; later first calls of other integer
+    types ~3 ms each)."""
+    rows = 4
+    customer = np.zeros(rows, dtype=np.int64)
+    day = np.arange(rows, dtype=np.int64)
+    run_lo, run_hi = np.array([0], dtype=np.int64), np.array([rows], dtype=np.int64)
+    pair_customer, pair_day = np.zeros(1, dtype=np.int64), np.array([2], dtype=np.int64)
+    offsets = np.array([0, 1], dtype=np.int64)
+    pos = np.zeros((1, 2, 1), dtype=np.int64)
+    seg = np.zeros((1, 1), dtype=np.int64)
+    pair_positions(customer, day, run_lo, run_hi, pair_customer, pair_day, offsets, pos, seg)
+    dest = np.zeros(1, dtype=np.int64)
+    buffer = np.empty(rows + 1, dtype=np.int64)
+    for dtype in (np.int8, np.int16, np.int32, np.int64):
+        units = np.ones(rows, dtype=dtype)
+        out = np.zeros((1, 1), dtype=np.int64)
+        measure_sums(units, pos, seg, np.array([0], dtype=np.int64), dest, out, buffer)
+        last_seen(units, day, pos, seg, dest, np.zeros(1, dtype=np.int64), buffer)
+
+
+def warm_up() -> None:
+    """Loads the compiled loops in a background thread (once per process), so that the load
+    overlaps DuckDB's work: the dbt models call this first thing, the collapsed history (which
+    runs before the window model) included. A call of a loop while this runs waits for it
+    (numba's compiler lock). Errors surface there, at the real call, not here."""
+    global _warm_thread
+    with _warm_lock:
+        if _warm_thread is None:
+            _warm_thread = threading.Thread(
+                target=_warm_quietly, name="churnwatch-numba-warm-up", daemon=True
+            )
+            _warm_thread.start()
+
+
+def _warm_quietly() -> None:
+    # an error here is raised again by the real call, where the model can report it
+    with contextlib.suppress(Exception):
+        _call_once()

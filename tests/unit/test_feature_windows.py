@@ -552,3 +552,32 @@ def test_chunk_index_is_each_ids_position_or_minus_one(ids):
             ]
         )
         assert fw._chunk_index(pieces, chunk).tolist() == want
+
+
+def test_the_loops_warm_up_once_in_the_background(monkeypatch):
+    from churnwatch import window_kernel
+
+    calls = []
+    release = threading.Event()
+
+    def slow_call_once():
+        calls.append(threading.current_thread().name)
+        release.wait(5)
+
+    monkeypatch.setattr(window_kernel, "_warm_thread", None)
+    monkeypatch.setattr(window_kernel, "_call_once", slow_call_once)
+    window_kernel.warm_up()
+    window_kernel.warm_up()  # while the first still runs: no second thread
+    thread = window_kernel._warm_thread
+    assert thread is not None and thread.daemon
+    release.set()
+    thread.join(5)
+    window_kernel.warm_up()  # after it finished: still once per process
+    assert calls == ["churnwatch-numba-warm-up"]
+    assert window_kernel._warm_thread is thread
+
+
+def test_the_warm_up_calls_run_every_loop_without_error():
+    from churnwatch import window_kernel
+
+    window_kernel._call_once()  # raises if a loop's signature or arguments went stale
