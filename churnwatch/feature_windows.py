@@ -527,7 +527,6 @@ def collapsed_history(
     Returns a DuckDB relation; `log(message)` hears which way it went.
     """
     say = log or (lambda message: None)
-    kernel.warm_up()  # the window model's loops load while this runs
     kinds = measure_kinds(con, daily_sql, spec)
     widest = max(spec.windows, default=0)
     # the cut: the widest window before the latest snapshot that is not the as-of date (the
@@ -661,7 +660,7 @@ def window_batches(
     same). `workers` threads compute the next chunks ahead (`_in_order`); 0 computes each chunk
     when it is asked for.
     """
-    kernel.warm_up()  # usually done: int_customer_collapsed_history runs first
+    kernel.warm_up()  # usually started already, by int_customer_collapsed_history
     kinds = measure_kinds(con, daily_sql, spec)
     measures = spec.measures()
     schema = output_schema(spec, kinds)

@@ -141,9 +141,10 @@ def _call_once() -> None:
 
 def warm_up() -> None:
     """Loads the compiled loops in a background thread (once per process), so that the load
-    overlaps DuckDB's work: the dbt models call this first thing, the collapsed history (which
-    runs before the window model) included. A call of a loop while this runs waits for it
-    (numba's compiler lock). Errors surface there, at the real call, not here."""
+    overlaps DuckDB's work: the dbt model int_customer_collapsed_history (which runs just before
+    the window model) calls it first thing, and `window_batches` again (a no-op then). A call of
+    a loop while this runs waits for it (numba's compiler lock). Errors surface there, at the
+    real call, not here."""
     global _warm_thread
     with _warm_lock:
         if _warm_thread is None:

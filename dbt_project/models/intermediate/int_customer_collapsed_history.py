@@ -8,6 +8,7 @@ from all rows. Which sums: the config shared with int_customer_feature_windows
 """
 
 from churnwatch.feature_windows import WindowSpec, collapsed_history
+from churnwatch.window_kernel import warm_up
 
 
 def model(dbt, session):
@@ -17,6 +18,8 @@ def model(dbt, session):
         unique_key="customer_id",
         on_schema_change="fail",
     )
+    # the window model runs next: its compiled loops load beside this model's DuckDB queries
+    warm_up()
     # literal dbt.config.get calls: dbt reads a Python model's config keys from its source
     spec = WindowSpec.from_config(
         dbt.config.get("lifetime_measures"),
